@@ -1,0 +1,3 @@
+from loopdev.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""The ``loopdev`` command line: global options, the command list, one error handler.
+
+Each command lives in ``loopdev.commands.<name>``; this module only wires them and maps
+errors to exit codes (0 ok, 1 runtime failure, 2 usage or config error).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from loopdev import __version__
+from loopdev.commands.options import GlobalOptions
+from loopdev.errors import EXIT_RUNTIME, EXIT_USAGE, LoopdevError
+
+
+
+
+class LoopdevGroup(click.Group):
+    """Runs commands under one handler: loopdev errors print cleanly, no traceback without --debug."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except LoopdevError as err:
+            _report(ctx, err.render())
+            ctx.exit(err.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            ctx.exit(130)
+        except Exception as err:  # noqa: BLE001 - the one place unexpected errors are reported
+            _report(ctx, f"unexpected error: {type(err).__name__}: {err}")
+            ctx.exit(EXIT_RUNTIME)
+        return None
+
+
+def _report(ctx: click.Context, text: str) -> None:
+    opts = ctx.find_object(GlobalOptions)
+    if opts is not None and opts.debug:
+        traceback.print_exc()
+    click.echo(f"loopdev: {text}", err=True)
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=LoopdevGroup, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LOOPDEV_FILE",
+    help="The loopfile (default: loopfile.yaml in this directory or a parent).",
+)
+@click.option(
+    "-p",
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Activate a profile (repeatable; applied in order after auto-activated ones).",
+)
+@click.option("--context", help="Kube context to use (default: the kubeconfig's current one).")
+@click.option("--namespace", help="Namespace to deploy to (overrides the loopfile).")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(__version__, "--version", prog_name="loopdev")
+@click.pass_context
+def main_group(
+    ctx: click.Context,
+    file: Path | None,
+    profiles: tuple[str, ...],
+    context: str | None,
+    namespace: str | None,
+    debug: bool,
+) -> None:
+    """loopdev: save a file, see it running in your Kubernetes cluster."""
+    ctx.obj = GlobalOptions(file, profiles, context, namespace, debug)
+
+
+def _register() -> None:
+    from loopdev.commands import build, ci, down, init, render, up, validate, version
+
+    for mod in (up, down, ci, render, build, validate, init, version):
+        main_group.add_command(mod.command)
+    try:
+        from loopdev.commands import trigger
+
+        main_group.add_command(trigger.command)
+    except ImportError:
+        pass
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        main_group.main(prog_name="loopdev")
+    except SystemExit as exc:
+        code = exc.code
+        if code is not None and not isinstance(code, int):
+            code = EXIT_USAGE
+        sys.exit(code)

@@ -1,0 +1,15 @@
+"""`loopdev init`."""
+
+from __future__ import annotations
+
+import click
+
+from loopdev.commands.options import GlobalOptions, pass_options
+from loopdev.errors import NotImplementedYet
+
+
+@click.command("init")
+@pass_options
+def command(opts: GlobalOptions) -> None:
+    """TODO: one-line help for init."""
+    raise NotImplementedYet("init")

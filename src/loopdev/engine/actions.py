@@ -1,0 +1,83 @@
+"""Actions: facts in the past tense, or user commands. The reducer turns them into state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from loopdev.engine.state import ResourceStatus
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    project: str
+    context: str
+    namespace: str
+    profiles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResourceAdded:
+    status: ResourceStatus
+
+
+@dataclass(frozen=True)
+class ResourceRemoved:
+    name: str
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """A resource moved to ``state`` because of ``reason``."""
+
+    name: str
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StatusPatched:
+    """A reconciler updates fields it owns (e.g. pods_ready, build, forwards, last_update)."""
+
+    name: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClusterReachability:
+    reachable: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FilesChanged:
+    """A coalesced batch of file events (absolute paths)."""
+
+    changed: frozenset[str]
+    deleted: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TriggerRequested:
+    """A user command: run this resource's update now (manual trigger or forced rebuild)."""
+
+    name: str
+    force_rebuild: bool = False
+
+
+@dataclass(frozen=True)
+class ShutdownRequested:
+    down: bool = False
+
+
+Action = (
+    SessionStarted
+    | ResourceAdded
+    | ResourceRemoved
+    | StateChanged
+    | StatusPatched
+    | ClusterReachability
+    | FilesChanged
+    | TriggerRequested
+    | ShutdownRequested
+)
