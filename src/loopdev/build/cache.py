@@ -1,0 +1,113 @@
+"""Per-context file-hash cache: (path, size, mtime_ns) -> content hash.
+
+One pickle per context directory under ``platformdirs.user_cache_dir("loopdev")``, never in
+the source tree. A hit costs one dict lookup; misses are hashed in worker threads (hashlib
+releases the GIL on large buffers). Files modified within the last second are hashed but
+not cached: a second write in the same timestamp tick would otherwise go unseen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import platformdirs
+
+from loopdev.build.context import Entry
+
+_FORMAT = 1
+_RACY_NS = 1_000_000_000
+_CHUNK = 1 << 20
+_WORKERS = 8
+
+Key = tuple[int, int]  # size, mtime_ns
+Table = dict[str, tuple[int, int, str]]
+
+
+def cache_root() -> Path:
+    """Where digest caches live; ``LOOPDEV_CACHE_DIR`` overrides (tests, benches)."""
+    env = os.environ.get("LOOPDEV_CACHE_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("loopdev"))
+
+
+def hash_file(path: str) -> str:
+    """sha256 of a file's content (hex)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+class HashCache:
+    """The cache for one context directory; ``hashes`` fills it, ``save`` persists it."""
+
+    def __init__(self, context: Path, variant: str = "", root: Path | None = None) -> None:
+        self.context = context.resolve()
+        key = f"{self.context}\0{variant}"
+        name = hashlib.sha256(key.encode()).hexdigest()[:24]
+        self.file = (root or cache_root()) / "digests" / f"{name}.pickle"
+        self.table: Table = self._load()
+        self.dirty = False
+
+    def _load(self) -> Table:
+        try:
+            with open(self.file, "rb") as fh:
+                fmt, context, table = pickle.load(fh)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
+            return {}
+        return table if fmt == _FORMAT and context == str(self.context) else {}
+
+    def hashes(self, files: Iterable[Entry]) -> dict[str, str]:
+        """Content hash per regular file; cached ones are looked up, the rest hashed in threads."""
+        out: dict[str, str] = {}
+        todo: list[Entry] = []
+        table = self.table
+        for e in files:
+            hit = table.get(e.path)
+            if hit is not None and hit[0] == e.size and hit[1] == e.mtime_ns:
+                out[e.path] = hit[2]
+            else:
+                todo.append(e)
+        if todo:
+            self._hash_missing(todo, out)
+        return out
+
+    def _hash_missing(self, todo: list[Entry], out: dict[str, str]) -> None:
+        base = str(self.context)
+        paths = [os.path.join(base, e.path) for e in todo]
+        if len(todo) < 16:
+            digests = [hash_file(p) for p in paths]
+        else:
+            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+                digests = list(pool.map(hash_file, paths, chunksize=32))
+        fresh = time.time_ns() - _RACY_NS
+        for e, digest in zip(todo, digests, strict=True):
+            out[e.path] = digest
+            if e.mtime_ns < fresh:
+                self.table[e.path] = (e.size, e.mtime_ns, digest)
+                self.dirty = True
+
+    def prune(self, keep: set[str]) -> None:
+        """Forget files that are no longer in the context."""
+        gone = [p for p in self.table if p not in keep]
+        for p in gone:
+            del self.table[p]
+        self.dirty = self.dirty or bool(gone)
+
+    def save(self) -> None:
+        """Write atomically (a crash never leaves a torn cache); best effort."""
+        if not self.dirty:
+            return
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump((_FORMAT, str(self.context), self.table), fh, protocol=5)
+            os.replace(tmp, self.file)
+            self.dirty = False
+        except OSError:
+            pass

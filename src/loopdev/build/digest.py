@@ -1,0 +1,150 @@
+"""Content digests of images, and the ``<name>:loopdev-<16 hex>`` tags they give.
+
+The digest covers exactly what decides the image: every entry the build context sends
+(relative path, kind, mode, content hash or link target), the Dockerfile text, sorted build
+args, the target, and the digests of the loopfile images it builds ``FROM``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopdev.build.cache import HashCache
+from loopdev.build.context import Entry, context_patterns, dockerfile_in_context, list_context
+from loopdev.build.dockerfile import parse_froms
+from loopdev.build.order import closure, loopfile_bases, topo_order
+from loopdev.config.model import Image, Loopfile
+from loopdev.errors import BuildError
+
+TAG_PREFIX = "loopdev-"
+_VERSION = b"loopdev-digest-v1\n"
+
+
+@dataclass(frozen=True)
+class ImageInputs:
+    """Everything read from disk for one image (the build uses the same file list)."""
+
+    name: str
+    context: Path
+    dockerfile_text: str
+    dockerfile_rel: str | None  # None: the Dockerfile lies outside the context
+    patterns: tuple[str, ...]
+    entries: tuple[Entry, ...]
+    bases: tuple[str, ...]  # loopfile images it builds FROM
+
+
+@dataclass(frozen=True)
+class ImageDigest:
+    inputs: ImageInputs
+    digest: str  # full sha256 hex
+
+    @property
+    def ref(self) -> str:
+        return tag_for(self.inputs.name, self.digest)
+
+
+def tag_for(name: str, digest: str) -> str:
+    return f"{name}:{TAG_PREFIX}{digest[:16]}"
+
+
+def repository_root(start: Path) -> Path:
+    """The enclosing git work tree, or ``start`` itself when there is none."""
+    for p in (start, *start.parents):
+        if (p / ".git").exists():
+            return p
+    return start
+
+
+def check_image_paths(image: Image, repo_root: Path) -> None:
+    """A clear error for a missing context/Dockerfile or a context outside the repository."""
+    ctx = image.context.resolve()
+    if not ctx.is_relative_to(repo_root.resolve()):
+        raise BuildError(
+            f"image {image.name}: context {image.context} is outside the repository {repo_root}",
+            "point images.<name>.context at a directory inside the repository",
+        )
+    if not ctx.is_dir():
+        raise BuildError(
+            f"image {image.name}: context directory {image.context} does not exist",
+            "create it or fix images.<name>.context in the loopfile",
+        )
+    if not image.dockerfile.is_file():
+        raise BuildError(
+            f"image {image.name}: Dockerfile {image.dockerfile} not found",
+            "create it or set images.<name>.dockerfile in the loopfile",
+        )
+
+
+def read_inputs(image: Image, names: Iterable[str], repo_root: Path) -> ImageInputs:
+    """Read the Dockerfile and list the context (blocking: call from a worker thread)."""
+    check_image_paths(image, repo_root)
+    text = image.dockerfile.read_text()
+    rel = dockerfile_in_context(image.context, image.dockerfile)
+    patterns = context_patterns(image.context, image.ignore)
+    entries = list_context(image.context, patterns, rel)
+    bases = loopfile_bases(parse_froms(text, image.build_args), names)
+    bases = tuple(b for b in bases if b != image.name)
+    return ImageInputs(image.name, image.context, text, rel, tuple(patterns), tuple(entries), bases)
+
+
+def combine(
+    image: Image, inputs: ImageInputs, file_hashes: Mapping[str, str], bases: Mapping[str, str]
+) -> str:
+    """The digest from already-read inputs (pure)."""
+    h = hashlib.sha256(_VERSION)
+    for e in inputs.entries:
+        content = file_hashes.get(e.path, "") if e.kind == "f" else e.link
+        h.update(f"{e.path}\0{e.kind}\0{e.mode:o}\0{content}\n".encode())
+    h.update(b"\0dockerfile\0" + inputs.dockerfile_text.encode())
+    for key in sorted(image.build_args):
+        h.update(f"\0arg\0{key}={image.build_args[key]}".encode())
+    h.update(f"\0target\0{image.target or ''}".encode())
+    for base in sorted(inputs.bases):
+        h.update(f"\0from\0{base}={bases[base]}".encode())
+    return h.hexdigest()
+
+
+def compute_digests(
+    config: Loopfile, names: Iterable[str] | None = None, cache_root: Path | None = None
+) -> dict[str, ImageDigest]:
+    """Digests for ``names`` (default: all images) and the images they build FROM."""
+    repo_root = repository_root(config.root)
+    all_names = list(config.images)
+    unknown = [n for n in (names or ()) if n not in config.images]
+    if unknown:
+        raise BuildError(
+            f"no image named {', '.join(unknown)} in {config.path.name}",
+            f"images defined: {', '.join(all_names) or '(none)'}",
+        )
+    inputs: dict[str, ImageInputs] = {}
+    pending = list(names if names is not None else all_names)
+    while pending:
+        name = pending.pop()
+        if name not in inputs:
+            inputs[name] = read_inputs(config.images[name], all_names, repo_root)
+            pending.extend(inputs[name].bases)
+    deps = {n: i.bases for n, i in inputs.items()}
+    out: dict[str, ImageDigest] = {}
+    for name in topo_order({n: deps[n] for n in closure(deps, inputs)}):
+        out[name] = ImageDigest(inputs[name], _digest_one(config, inputs[name], out, cache_root))
+    return out
+
+
+def _digest_one(
+    config: Loopfile, inputs: ImageInputs, done: Mapping[str, ImageDigest], root: Path | None
+) -> str:
+    cache = HashCache(inputs.context, "\n".join(inputs.patterns), root)
+    files = [e for e in inputs.entries if e.kind == "f"]
+    hashes = cache.hashes(files)
+    cache.prune({e.path for e in files})
+    cache.save()
+    bases = {b: done[b].digest for b in inputs.bases}
+    return combine(config.images[inputs.name], inputs, hashes, bases)
+
+
+def planned_refs(config: Loopfile) -> dict[str, str]:
+    """Image name -> the ``<name>:loopdev-<16 hex>`` reference a build would produce."""
+    return {name: d.ref for name, d in compute_digests(config).items()}
