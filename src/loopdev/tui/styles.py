@@ -1,0 +1,29 @@
+"""State colours shared by the dashboard and plain output, so both read the same way."""
+
+from __future__ import annotations
+
+from loopdev.engine.state import FAILED_STATES
+
+_IN_PROGRESS = frozenset({"building", "deploying", "updating"})
+_WARNING = frozenset({"probe-failing", "cluster-unreachable"})
+
+# Rich style names; the dashboard drops them all under NO_COLOR.
+RESOURCE_PALETTE = ("cyan", "magenta", "blue", "green", "yellow", "bright_cyan", "bright_magenta")
+
+
+def state_style(state: str) -> str:
+    """The Rich style a state is shown in: green ready, red failed, yellow busy."""
+    if state == "ready":
+        return "green"
+    if state in FAILED_STATES:
+        return "bold red"
+    if state in _IN_PROGRESS:
+        return "yellow"
+    if state in _WARNING:
+        return "magenta"
+    return "dim"
+
+
+def resource_style(index: int) -> str:
+    """A stable per-resource colour for name prefixes (as docker compose does)."""
+    return RESOURCE_PALETTE[index % len(RESOURCE_PALETTE)]

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from loopdev.redact import (
+    MASK,
+    Redactor,
+    is_secret_name,
+    redact_env,
+    redact_manifest,
+    secret_values,
+)
+
+SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "db"},
+    "data": {"password": base64.b64encode(b"hunter2-db").decode()},
+    "stringData": {"token": "tok-123456"},
+}
+DEPLOY = {
+    "kind": "Deployment",
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "api",
+                        "env": [
+                            {"name": "API_KEY", "value": "sk-live-abc"},
+                            {"name": "LOG_LEVEL", "value": "debug"},
+                            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db"}}},
+                        ],
+                    }
+                ]
+            }
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DB_PASSWORD", "apiKey", "GITHUB_TOKEN", "client_secret", "STRIPE_KEY", "DB_PASS", "dsn"],
+)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["LOG_LEVEL", "PORT", "PASSTHROUGH", "KEYBOARD", "bypass", "HOME"])
+def test_ordinary_names(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+def test_redact_env_masks_only_secret_names() -> None:
+    assert redact_env({"DB_PASSWORD": "x", "PORT": "80"}) == {"DB_PASSWORD": MASK, "PORT": "80"}
+
+
+def test_secret_values_decodes_data_and_reads_env() -> None:
+    assert set(secret_values(SECRET)) == {SECRET["data"]["password"], "hunter2-db", "tok-123456"}
+    assert secret_values(DEPLOY) == ["sk-live-abc"]
+
+
+def test_redact_manifest_masks_without_touching_input() -> None:
+    safe = redact_manifest(SECRET)
+    assert safe["data"] == {"password": MASK} and safe["stringData"] == {"token": MASK}
+    assert SECRET["stringData"]["token"] == "tok-123456"
+    env = redact_manifest(DEPLOY)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e.get("value") for e in env] == [MASK, "debug", None]
+
+
+def test_redactor_scrubs_registered_values_longest_first() -> None:
+    r = Redactor()
+    r.add_manifest(SECRET)
+    r.add("hunter2")  # a prefix of another value
+    out = r.scrub("connecting with hunter2-db and tok-123456")
+    assert "hunter2" not in out and "tok-123456" not in out
+    assert out == f"connecting with {MASK} and {MASK}"
+
+
+def test_redactor_ignores_too_short_values_in_free_text() -> None:
+    r = Redactor()
+    r.add("a", "on")
+    assert r.scrub("a value on") == "a value on"
+
+
+def test_redactor_masks_secret_looking_assignments() -> None:
+    r = Redactor()
+    text = 'env DB_PASSWORD=s3cr3t LOG_LEVEL=debug {"apiKey": "abc"} token: xyz'
+    out = r.scrub(text)
+    for leaked in ("s3cr3t", '"abc"', "xyz"):
+        assert leaked not in out
+    assert "LOG_LEVEL=debug" in out
+
+
+def test_redactor_env_registration() -> None:
+    r = Redactor()
+    r.add_env({"SESSION_SECRET": "very-secret-value", "PORT": "8080"})
+    assert r.scrub("value very-secret-value port 8080") == f"value {MASK} port 8080"
