@@ -1,0 +1,1 @@
+"""Apply, prune, track and tear down what the renderer produced, in the target cluster."""
