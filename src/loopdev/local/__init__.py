@@ -1,0 +1,1 @@
+"""Local commands from the loopfile: process groups, readiness probes, run/serve runners."""
