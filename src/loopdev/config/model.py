@@ -19,7 +19,7 @@ DeliveryMode = Literal["auto", "shared", "kind", "k3d", "registry"]
 
 @dataclass(frozen=True)
 class SyncRule:
-    """Copy files matching ``src`` (a glob or directory relative to the image context) to ``dest``."""
+    """Copy files matching ``src`` (a glob or directory relative to the context) to ``dest``."""
 
     src: str
     dest: str  # absolute path in the container
@@ -93,7 +93,7 @@ class Resource:
 
 @dataclass(frozen=True)
 class Probe:
-    """Readiness of a local command: exactly one of http (URL), tcp (host:port) or exec (command)."""
+    """Readiness of a local command: exactly one of http (URL), tcp (host:port) or exec."""
 
     http: str | None = None
     tcp: str | None = None

@@ -1,0 +1,149 @@
+"""Turn validated, merged plain data into the frozen model (paths made absolute, defaults filled).
+
+Only called once the schema and semantic checks passed, so it may assume the shapes hold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loopdev.config.model import (
+    BuildSettings,
+    Deploy,
+    Image,
+    ImagePath,
+    LiveUpdate,
+    LocalCommand,
+    Loopfile,
+    PortForward,
+    Probe,
+    Resource,
+    RunStep,
+    SyncRule,
+)
+
+
+def build_model(
+    data: dict[str, Any], path: Path, profiles: tuple[str, ...], active: tuple[str, ...]
+) -> Loopfile:
+    """The ``Loopfile`` for the merged document ``data`` read from ``path``."""
+    root = path.parent
+    name = data["name"]
+    return Loopfile(
+        path=path,
+        root=root,
+        name=name,
+        namespace=data.get("namespace", name),
+        images={k: _image(k, v, root) for k, v in data.get("images", {}).items()},
+        deploy=_deploy(data["deploy"], root, name),
+        resources={k: _resource(k, v) for k, v in data.get("resources", {}).items()},
+        local={k: _local(k, v, root) for k, v in data.get("local", {}).items()},
+        allow_contexts=tuple(data.get("allowContexts", ())),
+        build=_build(data.get("build", {})),
+        profiles=profiles,
+        active_profiles=active,
+        version=data["version"],
+    )
+
+
+def _text(value: Any) -> str:
+    """Scalars as the strings Docker and processes receive (booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _image(name: str, raw: dict[str, Any], root: Path) -> Image:
+    context = (root / raw["context"]).resolve()
+    live = raw.get("live")
+    return Image(
+        name=name,
+        context=context,
+        dockerfile=(context / raw.get("dockerfile", "Dockerfile")).resolve(),
+        target=raw.get("target"),
+        build_args={k: _text(v) for k, v in raw.get("buildArgs", {}).items()},
+        ignore=tuple(raw.get("ignore", ())),
+        live=_live(live) if live is not None else None,
+    )
+
+
+def _live(raw: dict[str, Any]) -> LiveUpdate:
+    return LiveUpdate(
+        sync=tuple(SyncRule(r["src"], r["dest"]) for r in raw.get("sync", ())),
+        run=tuple(RunStep(r["cmd"], tuple(r.get("trigger", ()))) for r in raw.get("run", ())),
+        rebuild_on=tuple(raw.get("rebuildOn", ())),
+        restart=bool(raw.get("restart", False)),
+    )
+
+
+def _deploy(raw: dict[str, Any], root: Path, project: str) -> Deploy:
+    release = raw.get("release")
+    source: Path | None = None
+    manifests: tuple[str, ...] = ()
+    if "chart" in raw:
+        kind, source = "chart", (root / raw["chart"]).resolve()
+    elif "manifests" in raw:
+        kind, manifests = "manifests", tuple(raw["manifests"])
+    elif "kustomize" in raw:
+        kind, source = "kustomize", (root / raw["kustomize"]).resolve()
+    else:
+        kind, helm = "helm", raw["helm"]
+        chart = helm["chart"] if isinstance(helm, dict) else helm
+        source = (root / chart).resolve()
+        if isinstance(helm, dict):
+            release = helm.get("release", release)
+    return Deploy(
+        kind=kind,  # type: ignore[arg-type]
+        source=source,
+        manifests=manifests,
+        release=release or project,
+        values=raw.get("values", {}),
+        values_files=tuple((root / f).resolve() for f in raw.get("valuesFiles", ())),
+        image_paths=tuple(ImagePath(p["kind"], p["path"]) for p in raw.get("imagePaths", ())),
+        rollout_timeout=float(raw.get("rolloutTimeout", 300)),
+    )
+
+
+def port_forward(spec: str | dict[str, Any]) -> PortForward:
+    """``"8080:80"``/``"8080:http"`` or ``{local, remote, host}`` as a PortForward."""
+    if isinstance(spec, str):
+        local, remote = spec.split(":", 1)
+        return PortForward(int(local), int(remote) if remote.isdigit() else remote)
+    return PortForward(spec["local"], spec["remote"], spec.get("host", "127.0.0.1"))
+
+
+def _resource(name: str, raw: dict[str, Any]) -> Resource:
+    kind, _, obj = raw.get("workload", f"deployment/{name}").partition("/")
+    return Resource(
+        name=name,
+        workload=f"{kind.lower()}/{obj}",
+        port_forwards=tuple(port_forward(p) for p in raw.get("portForwards", ())),
+        depends_on=tuple(raw.get("dependsOn", ())),
+        trigger=raw.get("trigger", "auto"),
+        labels=tuple(raw.get("labels", ())),
+    )
+
+
+def _local(name: str, raw: dict[str, Any], root: Path) -> LocalCommand:
+    probe = raw.get("readiness")
+    return LocalCommand(
+        name=name,
+        cmd=raw.get("cmd"),
+        serve=raw.get("serve"),
+        deps=tuple(raw.get("deps", ())),
+        env={k: _text(v) for k, v in raw.get("env", {}).items()},
+        workdir=(root / raw.get("workdir", ".")).resolve(),
+        readiness=Probe(**{k: probe[k] for k in probe}) if probe else None,
+        depends_on=tuple(raw.get("dependsOn", ())),
+        trigger=raw.get("trigger", "auto"),
+        labels=tuple(raw.get("labels", ())),
+    )
+
+
+def _build(raw: dict[str, Any]) -> BuildSettings:
+    return BuildSettings(
+        delivery=raw.get("delivery", "auto"),
+        registry=raw.get("registry"),
+        parallel=int(raw.get("parallel", 2)),
+    )

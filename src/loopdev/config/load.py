@@ -1,0 +1,161 @@
+"""Load a loopfile: parse with marks, validate, apply profiles, check, build the frozen model.
+
+Every problem of one run is collected and raised together as a ``ConfigError`` whose lines
+read ``loopfile.yaml:LINE:COL: key.path: what is wrong, expected what is valid``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loopdev.commands.options import GlobalOptions
+from loopdev.config import versions
+from loopdev.config.assemble import build_model
+from loopdev.config.checks import check_effective, check_profiles
+from loopdev.config.kubeconfig import current_context
+from loopdev.config.locate import find_loopfile
+from loopdev.config.model import Loopfile
+from loopdev.config.problems import Mark, Problems
+from loopdev.config.profiles import apply_profile, defined_profiles, select_profiles
+from loopdev.config.schema import check_schema
+from loopdev.config.source import Document, Marks, parse_yaml
+from loopdev.errors import ConfigError, ConfigProblem, UsageError
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A loaded loopfile: the model, and the merged plain data it was built from."""
+
+    model: Loopfile
+    effective: dict[str, Any]  # the document after profiles, without the profiles key
+
+
+def load_loopfile(
+    path: Path,
+    profiles: Sequence[str] = (),
+    *,
+    kube_context: str | None = None,
+    command: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Loopfile:
+    """Load ``path`` with the requested profiles (plus auto-activated ones) into the model."""
+    return resolve_loopfile(
+        path, profiles, kube_context=kube_context, command=command, env=env
+    ).model
+
+
+def resolve_loopfile(
+    path: Path,
+    profiles: Sequence[str] = (),
+    *,
+    kube_context: str | None = None,
+    command: str | None = None,
+    env: Mapping[str, str] | None = None,
+    text: str | None = None,
+) -> Resolved:
+    """Like ``load_loopfile`` but also returns the merged data; ``text`` overrides the file."""
+    path = path.resolve()
+    problems = Problems(display_name(path))
+    if text is None:
+        text = _read(path, problems)
+    doc = parse_yaml(text, problems)
+    data = _document_root(doc, problems)
+    if data is None:
+        problems.raise_if_any()
+        raise AssertionError("unreachable: an unusable document always records a problem")
+    _refuse_newer(data, doc.marks if doc else Marks(), problems)
+    data = versions.upgrade(data)
+    marks = doc.marks if doc else Marks()
+    check_schema(data, marks, problems)
+    check_profiles(data, marks, problems)
+    defined = defined_profiles(data)
+    active = select_profiles(
+        defined, profiles, os.environ if env is None else env, kube_context, command
+    )
+    effective = {k: v for k, v in data.items() if k != "profiles"}
+    effective_marks = marks
+    for name in active:
+        if isinstance(defined[name], dict):
+            effective, effective_marks = apply_profile(
+                {**effective, "profiles": defined}, effective_marks, name
+            )
+            effective.pop("profiles", None)
+    if active:
+        check_schema(effective, effective_marks, problems)
+    check_effective(effective, effective_marks, problems, path.parent)
+    problems.raise_if_any()
+    model = build_model(effective, path, tuple(defined), active)
+    return Resolved(model, effective)
+
+
+def load_from_options(opts: GlobalOptions, command: str | None = None) -> Loopfile:
+    """Find and load the loopfile the global options name; every command starts here."""
+    return resolve_from_options(opts, command).model
+
+
+def resolve_from_options(opts: GlobalOptions, command: str | None = None) -> Resolved:
+    """``load_from_options`` keeping the merged data (for ``validate --print``)."""
+    path = find_loopfile(opts.file)
+    context = opts.context or current_context()
+    resolved = resolve_loopfile(path, opts.profiles, kube_context=context, command=command)
+    if opts.namespace is None:
+        return resolved
+    if not _DNS_LABEL.match(opts.namespace) or len(opts.namespace) > 63:
+        raise UsageError(
+            f"--namespace {opts.namespace!r} is not a valid namespace",
+            hint="expected a DNS-1123 label: lowercase letters, digits and '-'",
+        )
+    model = dataclasses.replace(resolved.model, namespace=opts.namespace)
+    return Resolved(model, {**resolved.effective, "namespace": opts.namespace})
+
+
+def display_name(path: Path) -> str:
+    """The file as the user knows it: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _read(path: Path, problems: Problems) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        problems.add_at(Mark(1, 1), (), f"not UTF-8 text ({err.reason}), expected a UTF-8 file")
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}") from None
+    problems.raise_if_any()
+    return ""
+
+
+def _document_root(doc: Document | None, problems: Problems) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    if isinstance(doc.data, dict):
+        return doc.data
+    found = "the file is empty" if doc.data is None else "the top level is not a mapping"
+    problems.add_at(Mark(1, 1), (), f"{found}, expected a mapping with version, name and deploy")
+    return None
+
+
+def _refuse_newer(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
+    version = data.get("version")
+    if isinstance(version, str) and versions.is_newer(version):
+        mark = marks.value_at(("version",))
+        problem = ConfigProblem(
+            problems.file,
+            mark.line,
+            mark.col,
+            "version",
+            f"this loopfile needs a newer loopdev (format {version}; this one reads up to "
+            f"{versions.CURRENT}), expected version {versions.CURRENT!r} or an upgrade",
+        )
+        raise ConfigError([problem], hint="upgrade loopdev: pip install -U loopdev")

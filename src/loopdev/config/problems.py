@@ -1,0 +1,82 @@
+"""Collecting config problems: every one found in a run, located, deduplicated, in file order."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from loopdev.errors import ConfigError, ConfigProblem
+
+Path_ = tuple[str | int, ...]
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_SECRET_KEY = re.compile(r"(?i)(passw(or)?d|secret|token|api[-_]?key|credential|private[-_]?key)")
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a key's value should never be shown (``DB_PASSWORD``, ``apiToken``, ...)."""
+    return bool(_SECRET_KEY.search(name))
+
+
+def is_secret_path(path: tuple[str | int, ...]) -> bool:
+    """Whether any key on ``path`` looks secret, so its value is kept out of messages."""
+    return any(isinstance(p, str) and is_secret_key(p) for p in path)
+
+
+class Mark(NamedTuple):
+    """1-based line and column."""
+
+    line: int
+    col: int
+
+
+def format_path(path: Path_) -> str:
+    """``images.api.live.sync[0].dest``; keys with dots or slashes are quoted: ``x["a.b/c"]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def one_of(choices: Iterable[object]) -> str:
+    """``'a', 'b' or 'c'`` for messages."""
+    items = [repr(c) if isinstance(c, str) else str(c) for c in choices]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+class Problems:
+    """Accumulates problems for one file so that a run reports all of them at once."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self._seen: set[tuple[int, int, str]] = set()
+        self.items: list[ConfigProblem] = []
+
+    def add_at(self, mark: Mark, path: Path_, message: str) -> None:
+        """Record ``message`` for ``path`` at ``mark`` unless the same text is already there."""
+        key = (mark.line, mark.col, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.items.append(ConfigProblem(self.file, mark.line, mark.col, format_path(path), message))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        """Raise one ConfigError carrying every problem, sorted by position in the file."""
+        if self.items:
+            ordered = sorted(self.items, key=lambda p: (p.line, p.col))
+            raise ConfigError(ordered, hint="see docs/loopfile.md for every key")
