@@ -1,15 +1,49 @@
-"""`loopdev init`."""
+"""`loopdev init`: write a starter loopfile.yaml guessed from the repository."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
-from loopdev.errors import NotImplementedYet
+from loopdev.config import scaffold
+from loopdev.config.load import display_name, resolve_loopfile
+from loopdev.config.locate import FILENAME
+from loopdev.errors import UsageError
 
 
 @click.command("init")
 @pass_options
 def command(opts: GlobalOptions) -> None:
-    """TODO: one-line help for init."""
-    raise NotImplementedYet("init")
+    """Write a starter loopfile.yaml from the Dockerfiles, charts and manifests found here."""
+    target = (opts.file or Path(FILENAME)).absolute()
+    if target.exists():
+        raise UsageError(
+            f"{display_name(target)} already exists; refusing to overwrite it",
+            hint="edit it, or remove it first to start over",
+        )
+    root = target.parent
+    if not root.is_dir():
+        raise UsageError(f"directory {root} does not exist")
+    found = scaffold.scan(root)
+    text = scaffold.render(scaffold.starter(root, found))
+    resolve_loopfile(target, text=text, env={})  # never write a file that would not load
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {display_name(target)}")
+    for line in _summary(found):
+        click.echo(f"  {line}")
+    click.echo("next: add live.sync rules to images for sub-second updates, then 'loopdev up'")
+
+
+def _summary(found: scaffold.Findings) -> list[str]:
+    lines = [f"image from {p.as_posix()}" for p in found.dockerfiles]
+    lines += [
+        f"{'helm' if helm else 'loopdev'} chart in {p.as_posix() or '.'}"
+        for p, helm in found.charts
+    ]
+    lines += [f"kustomize directory {p.as_posix() or '.'}" for p in found.kustomize]
+    lines += [f"manifests in {p.as_posix() or '.'}" for p, _ in found.manifest_dirs]
+    if not (found.charts or found.kustomize or found.manifest_dirs):
+        lines.append("no Kubernetes manifests found: deploy points at k8s/*.yaml; put them there")
+    return lines

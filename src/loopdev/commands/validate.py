@@ -1,15 +1,47 @@
-"""`loopdev validate`."""
+"""`loopdev validate`: check the loopfile (schema, references, paths) and optionally print it."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
-from loopdev.errors import NotImplementedYet
+from loopdev.config.effective import effective_yaml
+from loopdev.config.load import display_name, resolve_from_options
 
 
 @click.command("validate")
+@click.option(
+    "-p",
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Activate a profile (repeatable; added after the global -p ones).",
+)
+@click.option(
+    "--print",
+    "print_config",
+    is_flag=True,
+    help="Print the effective configuration after profiles (secret-looking values masked).",
+)
 @pass_options
-def command(opts: GlobalOptions) -> None:
-    """TODO: one-line help for validate."""
-    raise NotImplementedYet("validate")
+def command(opts: GlobalOptions, profiles: tuple[str, ...], print_config: bool) -> None:
+    """Check the loopfile and report every problem with its line; exit 2 if any."""
+    opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
+    resolved = resolve_from_options(opts, command="validate")
+    model = resolved.model
+    file = display_name(model.path)
+    if print_config:
+        click.echo(effective_yaml(resolved.effective, file, model.active_profiles), nl=False)
+        return
+    active = ", ".join(model.active_profiles) or "none"
+    click.echo(
+        f"ok: {file} ({_count(len(model.images), 'image')}, "
+        f"{_count(len(model.resources), 'resource')}, "
+        f"{_count(len(model.local), 'local command')}, profiles: {active})"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -126,7 +126,10 @@ def _report(
 
 def _missing(err: ValidationError, key: str) -> str:
     """``missing required key 'x', expected x: <what the schema says it is>``."""
-    about = _property_schema(err.schema, key).get("description", "")
+    prop = _property_schema(err.schema, key)
+    if "const" in prop:
+        return f"missing required key '{key}', expected {key}: {prop['const']!r}"
+    about = prop.get("description", "")
     what = about.split(". ")[0].rstrip(".")
     return f"missing required key '{key}'" + (f", expected {key}: {what}" if what else "")
 
