@@ -1,0 +1,175 @@
+"""loopdev charts: Helm's layout, rendered with Jinja2 in an immutable sandbox.
+
+``Chart.yaml``, ``values.yaml``, ``values-<profile>.yaml``, ``templates/*.yaml`` (rendered in
+path order), ``templates/_*.j2`` (macros). The context (``values``, ``chart``, ``release``,
+``profiles``, ``images``) is set as environment globals so macro files imported without
+context see it too. Compiled templates are cached in memory by source checksum, so the
+re-renders ``loopdev up`` does on every change do not recompile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.bccache import Bucket
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from loopdev.errors import ConfigError, TemplateError
+from loopdev.render.documents import parse_documents
+from loopdev.render.filters import FILTERS, FUNCTIONS, ChartFailure
+from loopdev.render.template_errors import translate
+from loopdev.render.values import load_values_file
+
+TEMPLATE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class ChartContext:
+    """What templates see besides the values."""
+
+    release_name: str
+    namespace: str
+    profiles: tuple[str, ...]
+    images: Mapping[str, str]
+
+
+class _MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates by (name, file); Jinja checks the source checksum on load."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._store: dict[str, bytes] = {}
+        self._limit = limit
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        if len(self._store) >= self._limit:
+            self._store.clear()
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _MemoryBytecodeCache()
+
+
+def read_chart_meta(chart_dir: Path) -> dict[str, Any]:
+    """``Chart.yaml`` as a mapping with at least ``name``."""
+    path = chart_dir / "Chart.yaml"
+    if not chart_dir.is_dir():
+        raise ConfigError(f"{chart_dir}: chart directory not found")
+    meta = load_values_file(path)
+    if not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise ConfigError(f"{path}: 'name' is required (and version, appVersion are usual)")
+    return meta
+
+
+def chart_value_layers(chart_dir: Path, profiles: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``values.yaml`` then ``values-<profile>.yaml`` for each active profile that has one."""
+    layers = [load_values_file(chart_dir / "values.yaml", required=False)]
+    for profile in profiles:
+        layers.append(load_values_file(chart_dir / f"values-{profile}.yaml", required=False))
+    return layers
+
+
+def template_paths(templates_dir: Path) -> list[Path]:
+    """Templates to render, in path order (helpers named ``_*`` are only imported)."""
+    if not templates_dir.is_dir():
+        return []
+    found = [
+        p
+        for p in templates_dir.rglob("*")
+        if p.suffix in TEMPLATE_SUFFIXES and not p.name.startswith("_") and p.is_file()
+    ]
+    return sorted(found, key=lambda p: p.relative_to(templates_dir).as_posix())
+
+
+def render_chart(
+    chart_dir: Path, values: Mapping[str, Any], ctx: ChartContext, shown_as: Path
+) -> list[dict[str, Any]]:
+    """Every object the chart's templates render, template by template in path order."""
+    meta = read_chart_meta(chart_dir)
+    templates_dir = chart_dir / "templates"
+    env = _environment(templates_dir, meta, values, ctx)
+    objects: list[dict[str, Any]] = []
+    for path in template_paths(templates_dir):
+        name = path.relative_to(templates_dir).as_posix()
+        try:
+            text = env.get_template(name).render()
+        except TemplateError:
+            raise
+        except Exception as err:  # noqa: BLE001 - every template failure becomes a TemplateError
+            raise translate(err, templates_dir, shown_as, path) from None
+        display = _display(path, shown_as)
+        objects.extend(parse_documents(text, display))
+    return objects
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _environment(
+    templates_dir: Path, meta: Mapping[str, Any], values: Mapping[str, Any], ctx: ChartContext
+) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(str(templates_dir.resolve())),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        bytecode_cache=_BYTECODE,
+        auto_reload=False,
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(FUNCTIONS)
+    env.globals.update(
+        values=values,
+        chart=dict(meta),
+        release={"name": ctx.release_name, "namespace": ctx.namespace},
+        profiles=list(ctx.profiles),
+        images=dict(ctx.images),
+        include=_include_function(env, templates_dir),
+    )
+    return env
+
+
+def _include_function(env: ImmutableSandboxedEnvironment, templates_dir: Path) -> Any:
+    """``include("name", *args)``: a macro's output as text, found in the ``_*.j2`` files.
+
+    ``"file.j2:name"`` picks a macro from one file when several define the same name.
+    """
+    helpers = sorted(
+        p.relative_to(templates_dir).as_posix() for p in templates_dir.glob("_*.j2") if p.is_file()
+    )
+    modules: dict[str, Any] = {}
+
+    def module(file: str) -> Any:
+        if file not in modules:
+            modules[file] = env.get_template(file).module
+        return modules[file]
+
+    @pass_context
+    def include(_context: Context, name: str, *args: Any, **kwargs: Any) -> str:
+        file, _, macro_name = name.rpartition(":")
+        candidates = [file] if file else helpers
+        found = [f for f in candidates if hasattr(module(f), macro_name)]
+        if not found:
+            where = ", ".join(helpers) or "any _*.j2 file"
+            raise ChartFailure(f"include({name!r}): no macro named {macro_name!r} in {where}")
+        if len(found) > 1:
+            raise ChartFailure(
+                f"include({name!r}): defined in {', '.join(found)}; "
+                f"write include('FILE:{macro_name}')"
+            )
+        return str(getattr(module(found[0]), macro_name)(*args, **kwargs))
+
+    return include

@@ -1,0 +1,99 @@
+"""Split rendered text into Kubernetes objects, naming the source and line of any problem.
+
+Every source (chart templates, plain files, kustomize and helm output) goes through
+``parse_documents`` so the checks and the error wording are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from loopdev.errors import TemplateError
+from loopdev.render.yamlio import ManifestLoader
+
+_SECRET_KIND = re.compile(r"^kind:\s*['\"]?Secret['\"]?\s*$", re.MULTILINE)
+
+
+def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
+    """Every non-empty document of ``text`` as a checked object; ``List`` kinds are flattened.
+
+    ``source`` names where the text came from (a template path, a file, "kustomize DIR")
+    and appears in every error.
+    """
+    loader = ManifestLoader(text)
+    out: list[dict[str, Any]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            line = node.start_mark.line + 1
+            doc = loader.construct_document(node)
+            out.extend(_checked(doc, source, line))
+    except yaml.YAMLError as err:
+        raise _yaml_error(err, text, source) from None
+    finally:
+        loader.dispose()
+    return out
+
+
+def _checked(doc: Any, source: str, line: int) -> list[dict[str, Any]]:
+    """The object (or a List's items), or a TemplateError saying what is missing."""
+    if doc is None:
+        return []
+    where = f"{source}: rendered document at line {line}"
+    if not isinstance(doc, dict):
+        raise TemplateError(
+            f"{where} is a {type(doc).__name__}, not a Kubernetes object",
+            hint="each YAML document must be a mapping with apiVersion, kind and metadata.name",
+        )
+    kind = doc.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+        items: list[dict[str, Any]] = []
+        for item in doc["items"]:
+            items.extend(_checked(item, source, line))
+        return items
+    missing = [key for key in ("apiVersion", "kind") if not _nonempty_str(doc.get(key))]
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict) or not _nonempty_str(meta.get("name")):
+        missing.append("metadata.name")
+    if missing:
+        label = f" (kind {kind})" if _nonempty_str(kind) else ""
+        raise TemplateError(
+            f"{where}{label} has no {', '.join(missing)}",
+            hint="every object needs apiVersion, kind and metadata.name",
+        )
+    return [doc]
+
+
+def _nonempty_str(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _yaml_error(err: yaml.YAMLError, text: str, source: str) -> TemplateError:
+    """A TemplateError naming the rendered line; the line itself is shown unless it may hold
+    a Secret's data."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    if mark is None:
+        return TemplateError(f"{source}: rendered text is not valid YAML: {problem}")
+    lines = text.splitlines()
+    line_no = mark.line + 1
+    msg = f"{source}: rendered line {line_no}: invalid YAML: {problem}"
+    if 0 <= mark.line < len(lines) and not _in_secret(lines, mark.line):
+        msg += f"\n  {line_no} | {lines[mark.line]}"
+    return TemplateError(msg, hint="check indentation (nindent/indent) and quoting of values")
+
+
+def _in_secret(lines: list[str], index: int) -> bool:
+    """Whether the document holding line ``index`` declares ``kind: Secret``."""
+    start = index
+    while start > 0 and not lines[start].startswith("---"):
+        start -= 1
+    end = index
+    while end + 1 < len(lines) and not lines[end + 1].startswith("---"):
+        end += 1
+    return bool(_SECRET_KIND.search("\n".join(lines[start : end + 1])))

@@ -1,0 +1,63 @@
+"""Helm charts, rendered by ``helm template`` with loopdev's values layered on top.
+
+Helm reads the chart's own ``values.yaml``; loopdev adds ``values-<profile>.yaml`` from the
+chart directory for each active profile, then everything else (loopfile values and files,
+``--values``, ``--set``) merged into one temporary values file, so ``--set`` typing and list
+replacement are loopdev's and identical for every deploy kind. CRDs are included (they must
+be applied); Helm test hooks are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from loopdev.errors import ConfigError
+from loopdev.render.documents import parse_documents
+from loopdev.render.tools import find_tool, run_tool
+from loopdev.render.yamlio import dump
+
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
+
+
+def render_helm(
+    chart_dir: Path,
+    release: str,
+    namespace: str,
+    profiles: Sequence[str],
+    overlay: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The objects ``helm template`` renders for this release."""
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise ConfigError(f"{chart_dir}: no Chart.yaml in the deploy.helm directory")
+    helm = find_tool(
+        ("helm",),
+        "deploy.helm",
+        "install Helm 3 or newer (https://helm.sh/docs/intro/install/) and put it on PATH",
+    )
+    argv = [helm, "template", release, str(chart_dir), "--namespace", namespace]
+    argv += ["--include-crds", "--skip-tests"]
+    for profile in profiles:
+        candidate = chart_dir / f"values-{profile}.yaml"
+        if candidate.is_file():
+            argv += ["--values", str(candidate)]
+    with tempfile.TemporaryDirectory(prefix="loopdev-helm-") as tmp:
+        overlay_file = Path(tmp) / "values.yaml"
+        overlay_file.write_text(dump(dict(overlay)), encoding="utf-8")
+        argv += ["--values", str(overlay_file)]
+        text = run_tool(argv, f"helm template {chart_dir.name}")
+    return parse_helm_output(text, chart_dir.name)
+
+
+def parse_helm_output(text: str, chart_name: str) -> list[dict[str, Any]]:
+    """Objects from helm's stream, each chunk's errors named by its ``# Source:`` template."""
+    objects: list[dict[str, Any]] = []
+    for chunk in _SEPARATOR.split(text):
+        source = _SOURCE.search(chunk)
+        name = source.group(1).strip() if source else f"helm template {chart_name}"
+        objects.extend(parse_documents(chunk, name))
+    return objects

@@ -1,0 +1,102 @@
+"""``render_objects``: THE code path from a loopfile's ``deploy`` block to objects to apply.
+
+``loopdev up`` applies exactly this list and ``loopdev render`` prints exactly this list.
+It blocks (file reads, subprocesses for kustomize/helm): async callers use
+``asyncio.to_thread(render_objects, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from loopdev.config.model import Loopfile
+from loopdev.errors import ConfigError
+from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
+from loopdev.render.helm import render_helm
+from loopdev.render.inject import inject_images
+from loopdev.render.kinds import custom_scopes, is_cluster_scoped, pod_metadata
+from loopdev.render.kustomize import render_kustomize
+from loopdev.render.labels import RESOURCE_LABEL, add_labels, ownership_labels, set_labels
+from loopdev.render.manifests import render_manifests
+from loopdev.render.order import order_objects
+from loopdev.render.refs import default_refs, normalise_refs
+from loopdev.render.resources import resource_by_workload, workload_key, workload_resources
+from loopdev.render.values import layer_values, load_values_file
+
+
+def render_objects(
+    config: Loopfile,
+    image_refs: Mapping[str, str] | None = None,
+    *,
+    set_values: Sequence[str] = (),
+    values_files: Sequence[Path] = (),
+) -> list[dict[str, Any]]:
+    """The objects to apply, injected, labelled, namespaced and in apply order.
+
+    ``image_refs`` maps image name -> reference (defaults: planned digest tags);
+    ``set_values``/``values_files`` are the command line's ``--set``/``--values``.
+    """
+    refs = default_refs(config) if image_refs is None else normalise_refs(config, image_refs)
+    objects = _source_objects(config, refs, set_values, values_files)
+    inject_images(objects, refs, config.deploy.image_paths)
+    _own(config, objects)
+    return order_objects(objects)
+
+
+def _source_objects(
+    config: Loopfile,
+    refs: Mapping[str, str],
+    set_values: Sequence[str],
+    values_files: Sequence[Path],
+) -> list[dict[str, Any]]:
+    deploy = config.deploy
+    if deploy.kind == "manifests":
+        return render_manifests(config.root, deploy.manifests)
+    source = _source_dir(config)
+    if deploy.kind == "kustomize":
+        return render_kustomize(source)
+    release = deploy.release or config.name
+    user_layers = [
+        deploy.values,
+        *(load_values_file(p) for p in deploy.values_files),
+        *(load_values_file(p) for p in values_files),
+    ]
+    if deploy.kind == "helm":
+        overlay = layer_values(user_layers, set_values)
+        return render_helm(source, release, config.namespace, config.active_profiles, overlay)
+    chart_layers = chart_value_layers(source, config.active_profiles)
+    values = layer_values([*chart_layers, *user_layers], set_values)
+    ctx = ChartContext(release, config.namespace, config.active_profiles, refs)
+    return render_chart(source, values, ctx, config.root)
+
+
+def _source_dir(config: Loopfile) -> Path:
+    source = config.deploy.source
+    if source is None:
+        raise ConfigError(f"{config.path}: deploy.{config.deploy.kind}: a directory is required")
+    if not source.is_dir():
+        raise ConfigError(
+            f"{config.path}: deploy.{config.deploy.kind}: directory {source} does not exist"
+        )
+    return source
+
+
+def _own(config: Loopfile, objects: list[dict[str, Any]]) -> None:
+    """Ownership labels everywhere, resource labels on workloads, namespace where missing."""
+    owned = ownership_labels(config.name)
+    scopes = custom_scopes(objects)
+    resource_of = resource_by_workload(workload_resources(config, objects))
+    for obj in objects:
+        add_labels(obj, owned)
+        meta = obj["metadata"]
+        if not meta.get("namespace") and not is_cluster_scoped(str(obj["kind"]), scopes):
+            meta["namespace"] = config.namespace
+        resource = resource_of.get(workload_key(obj)) if pod_metadata(obj) is not None else None
+        if resource is None:
+            continue
+        add_labels(obj, {RESOURCE_LABEL: resource})
+        template_meta = pod_metadata(obj)
+        if template_meta is not None and template_meta is not meta:
+            set_labels(template_meta, {**owned, RESOURCE_LABEL: resource})
