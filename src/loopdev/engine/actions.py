@@ -70,6 +70,31 @@ class ShutdownRequested:
     down: bool = False
 
 
+@dataclass(frozen=True)
+class RebuildRequested:
+    """Rebuild these images (e.g. live update cannot apply a change), then redeploy."""
+
+    images: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ImagesBuilt:
+    """Builds finished: ``refs`` holds the reference of every image; the deploy follows."""
+
+    refs: dict[str, str]
+    built: tuple[str, ...] = ()  # images actually (re)built this time
+
+
+@dataclass(frozen=True)
+class DeployFinished:
+    """An apply pass ended: what changed in the cluster ("Deployment/web"), or why it failed."""
+
+    applied: tuple[str, ...] = ()
+    pruned: tuple[str, ...] = ()
+    error: str = ""
+
+
 Action = (
     SessionStarted
     | ResourceAdded
@@ -80,4 +105,7 @@ Action = (
     | FilesChanged
     | TriggerRequested
     | ShutdownRequested
+    | RebuildRequested
+    | ImagesBuilt
+    | DeployFinished
 )

@@ -83,6 +83,9 @@ HANDLERS: dict[type, Callable[[EngineState, Any, float], EngineState]] = {
     a.FilesChanged: _unchanged,
     a.TriggerRequested: _unchanged,
     a.ShutdownRequested: _unchanged,
+    a.RebuildRequested: _unchanged,
+    a.ImagesBuilt: _unchanged,
+    a.DeployFinished: _unchanged,
 }
 
 

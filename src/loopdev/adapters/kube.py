@@ -1,0 +1,380 @@
+"""The Kubernetes edge: kubeconfig/context loading and a small async client over the official SDK.
+
+Every blocking SDK call runs in a worker thread; long streams (watches, followed logs) each get
+a dedicated daemon thread so they never starve the shared pool. Vendor exceptions become
+loopdev errors here, in one place: unreachable server -> ClusterUnreachable, a rejected
+request -> DeployError carrying the API's own message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+from kubernetes.watch.watch import iter_resp_lines
+
+from loopdev.errors import ClusterUnreachable, DeployError, UsageError
+
+T = TypeVar("T")
+FIELD_MANAGER = "loopdev"
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    """Which cluster we talk to: the resolved context, its server and default namespace."""
+
+    context: str
+    server: str
+    namespace: str | None = None
+    config_file: str | None = None  # the KUBECONFIG value (may list several files) or None
+
+
+class WatchExpired(Exception):
+    """The watch's resourceVersion is too old (410 Gone): list again, then watch."""
+
+
+class NotFound(DeployError):
+    pass
+
+
+def resolve_target(context: str | None = None) -> KubeTarget:
+    """Read the kubeconfig (``KUBECONFIG`` honoured at call time) and pick the context."""
+    config_file = os.environ.get("KUBECONFIG") or None
+    try:
+        contexts, current = k8s_config.list_kube_config_contexts(config_file=config_file)
+    except (ConfigException, OSError) as err:
+        raise UsageError(
+            f"no usable kubeconfig ({config_file or '~/.kube/config'}): {err}",
+            hint="set KUBECONFIG or create a cluster (kind create cluster, minikube start)",
+        ) from err
+    by_name = {c["name"]: c for c in contexts}
+    name = context or (current or {}).get("name")
+    if not name or name not in by_name:
+        valid = ", ".join(sorted(by_name)) or "none"
+        raise UsageError(f"kube context '{name}' not found", hint=f"known contexts: {valid}")
+    api = _new_api_client(config_file, name)
+    ctx = by_name[name].get("context") or {}
+    return KubeTarget(name, api.configuration.host, ctx.get("namespace"), config_file)
+
+
+def _new_api_client(config_file: str | None, context: str) -> k8s.ApiClient:
+    try:
+        return k8s_config.new_client_from_config(
+            config_file=config_file, context=context, persist_config=False
+        )
+    except (ConfigException, OSError) as err:
+        raise UsageError(f"kube context '{context}' cannot be loaded: {err}") from err
+
+
+def _translate(err: BaseException, server: str) -> Exception:
+    """One place that maps SDK and transport failures to loopdev errors."""
+    if isinstance(err, DynamicApiError | ApiException):
+        status = getattr(err, "status", 0) or 0
+        if status == 0:
+            return ClusterUnreachable(f"cannot reach the Kubernetes API at {server}")
+        body = getattr(err, "body", None) or getattr(err, "summary", lambda: "")()
+        message = _status_message(body) or str(getattr(err, "reason", "")) or str(err)
+        cls = NotFound if status == 404 else DeployError
+        return cls(f"the API server refused the request ({status}): {message}")
+    if isinstance(err, urllib3.exceptions.HTTPError | OSError):
+        return ClusterUnreachable(
+            f"cannot reach the Kubernetes API at {server}: {type(err).__name__}",
+            hint="is the cluster running? loopdev keeps retrying",
+        )
+    return err if isinstance(err, Exception) else RuntimeError(str(err))
+
+
+def _status_message(body: Any) -> str:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        return str(json.loads(body).get("message", "")) if isinstance(body, str) else ""
+    except (ValueError, AttributeError):
+        return body[:300] if isinstance(body, str) else ""
+
+
+class KubeClient:
+    """Dynamic (discovery-driven) access to any kind, plus pod logs and events."""
+
+    def __init__(self, target: KubeTarget, request_timeout: float = 15.0) -> None:
+        self.target = target
+        self._timeout = request_timeout
+        self._api = _new_api_client(target.config_file, target.context)
+        self._api.configuration.retries = 0  # we retry with back-off ourselves
+        self._dyn: DynamicClient | None = None
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="loopdev-kube")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            self._api.close()
+
+    # ---- plumbing ------------------------------------------------------------------------
+    async def _call(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn)
+        except (DynamicApiError, ApiException, urllib3.exceptions.HTTPError, OSError) as err:
+            raise _translate(err, self.target.server) from err
+
+    def _dynamic(self) -> DynamicClient:
+        with self._lock:
+            if self._dyn is None:
+                digest = hashlib.sha256(self.target.server.encode()).hexdigest()[:16]
+                cache = Path(platformdirs.user_cache_dir("loopdev")) / f"discovery-{digest}.json"
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                self._dyn = DynamicClient(self._api, cache_file=str(cache))
+            return self._dyn
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        try:
+            return self._dynamic().resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError as err:
+            raise DeployError(
+                f"the cluster does not serve {kind} ({api_version})",
+                hint="is its CustomResourceDefinition installed? check the apiVersion",
+            ) from err
+
+    # ---- reads and writes ----------------------------------------------------------------
+    async def is_namespaced(self, api_version: str, kind: str) -> bool:
+        return bool(await self._call(lambda: self._resource(api_version, kind).namespaced))
+
+    async def apply(self, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]:
+        """Server-side apply (field manager ``loopdev``, conflicts forced)."""
+
+        def run() -> dict[str, Any]:
+            res = self._resource(obj["apiVersion"], obj["kind"])
+            path = res.path(name=obj["metadata"]["name"], namespace=namespace)
+            out = self._dynamic().request(
+                "patch",
+                path,
+                body=json.dumps(obj),
+                content_type="application/apply-patch+yaml",
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+                _request_timeout=self._timeout,
+            )
+            return out.to_dict() if hasattr(out, "to_dict") else dict(out)
+
+        return await self._call(run)
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None:
+        def run() -> dict[str, Any]:
+            res = self._resource(api_version, kind)
+            ns = namespace if res.namespaced else None
+            return res.get(name=name, namespace=ns, _request_timeout=self._timeout).to_dict()
+
+        try:
+            return await self._call(run)
+        except NotFound:
+            return None
+
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Items (each with apiVersion/kind set) and the list's resourceVersion."""
+
+        def run() -> tuple[list[dict[str, Any]], str]:
+            res = self._resource(api_version, kind)
+            ns = namespace if res.namespaced else None
+            got = res.get(
+                namespace=ns, label_selector=label_selector or None, _request_timeout=self._timeout
+            ).to_dict()
+            items = [{"apiVersion": api_version, "kind": kind, **i} for i in got.get("items") or []]
+            return items, (got.get("metadata") or {}).get("resourceVersion", "")
+
+        return await self._call(run)
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
+        """Delete in the background (dependents cascade); False when it was already gone."""
+
+        def run() -> None:
+            res = self._resource(api_version, kind)
+            ns = namespace if res.namespaced else None
+            res.delete(
+                name=name,
+                namespace=ns,
+                propagation_policy="Background",
+                _request_timeout=self._timeout,
+            )
+
+        try:
+            await self._call(run)
+        except NotFound:
+            return False
+        return True
+
+    async def served_kinds(self) -> set[tuple[str, str]]:
+        """(apiVersion, kind) of every top-level kind the server lists (for prune and down)."""
+
+        def run() -> set[tuple[str, str]]:
+            found = set()
+            for res in self._dynamic().resources.search():
+                verbs = getattr(res, "verbs", None) or ()
+                if "/" not in res.name and "list" in verbs and "delete" in verbs:
+                    found.add((res.group_version, res.kind))
+            return found
+
+        return await self._call(run)
+
+    async def read_log(
+        self, pod: str, namespace: str, container: str, previous: bool = False, tail: int = 20
+    ) -> str:
+        def run() -> str:
+            core = k8s.CoreV1Api(self._api)
+            return str(
+                core.read_namespaced_pod_log(
+                    pod,
+                    namespace,
+                    container=container,
+                    previous=previous,
+                    tail_lines=tail,
+                    _request_timeout=self._timeout,
+                )
+            )
+
+        return await self._call(run)
+
+    async def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """Recent events about one object, oldest first (empty when the server has none)."""
+        try:
+            items, _ = await self.list("v1", "Event", namespace)
+        except DeployError:
+            return []
+        mine = [e for e in items if (e.get("involvedObject") or {}).get("name", "") == name]
+        return sorted(mine, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+
+    # ---- streams ---------------------------------------------------------------------------
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        label_selector: str,
+        resource_version: str,
+        timeout: int = 240,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Watch events (``{"type", "object"}``); raises WatchExpired on 410 Gone."""
+
+        def path() -> tuple[str, dict[str, Any]]:
+            res = self._resource(api_version, kind)
+            query = {
+                "watch": "true",
+                "allowWatchBookmarks": "true",
+                "resourceVersion": resource_version,
+                "timeoutSeconds": str(timeout),
+            }
+            if label_selector:
+                query["labelSelector"] = label_selector
+            return res.path(namespace=namespace if res.namespaced else None), query
+
+        return self._events(self._stream(path, timeout + 30))
+
+    async def _events(self, lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+        async for line in lines:
+            if not line:
+                continue
+            event = json.loads(line)
+            if event.get("type") == "ERROR":
+                obj = event.get("object") or {}
+                if obj.get("code") == 410:
+                    raise WatchExpired(obj.get("message", "resource version too old"))
+                raise DeployError(f"watch failed: {obj.get('message', obj)}")
+            yield event
+
+    def follow_log(
+        self, pod: str, namespace: str, container: str, since_seconds: int | None = None
+    ) -> AsyncIterator[str]:
+        """Lines of one container's log as they are written, until the container stops."""
+
+        def path() -> tuple[str, dict[str, Any]]:
+            query = {"container": container, "follow": "true"}
+            if since_seconds is not None:
+                query["sinceSeconds"] = str(since_seconds)
+            return f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query
+
+        return self._stream(path, None)
+
+    async def _stream(
+        self, where: Callable[[], tuple[str, dict[str, Any]]], read_timeout: float | None
+    ) -> AsyncIterator[str]:
+        """Run a streaming GET in its own daemon thread, handing lines to the loop."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        held: dict[str, Any] = {}
+        stop = threading.Event()
+
+        def put(kind: str, value: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+
+        def worker() -> None:
+            try:
+                for line in self._open_lines(where, read_timeout, held):
+                    if stop.is_set():
+                        return
+                    put("line", line)
+                put("end", None)
+            except BaseException as err:  # noqa: BLE001 - handed to the reader, re-raised there
+                put("error", err)
+
+        threading.Thread(target=worker, daemon=True, name="loopdev-kube-stream").start()
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    if isinstance(value, WatchExpired | DeployError):
+                        raise value
+                    raise _translate(value, self.target.server) from value
+                yield value
+        finally:
+            stop.set()
+            resp = held.get("resp")
+            if resp is not None:
+                with contextlib.suppress(Exception):
+                    resp.shutdown()
+                with contextlib.suppress(Exception):
+                    resp.release_conn()
+
+    def _open_lines(
+        self,
+        where: Callable[[], tuple[str, dict[str, Any]]],
+        read_timeout: float | None,
+        held: dict[str, Any],
+    ) -> Iterator[str]:
+        path, query = where()
+        method, url, headers, _body, _ = self._api.param_serialize(
+            "GET",
+            path,
+            query_params=list(query.items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        resp = self._api.call_api(method, url, headers, _request_timeout=(5.0, read_timeout))
+        held["resp"] = resp.response
+        if not 200 <= resp.status <= 299:
+            resp.read()
+            raise ApiException(http_resp=resp)
+        yield from iter_resp_lines(resp.response)

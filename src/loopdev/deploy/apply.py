@@ -1,0 +1,131 @@
+"""Apply rendered objects with server-side apply, skipping unchanged ones, then prune.
+
+Reads first (one list per kind, by our project labels), then writes only what differs:
+an unchanged redeploy, even from a fresh process, makes no write call.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from loopdev.deploy.diff import ObjectKey, diff_applied, live_object
+
+MANAGED_BY = ("app.kubernetes.io/managed-by", "loopdev")
+PROJECT_LABEL = "loopdev.dev/project"
+
+# Kinds looked at for pruning and `down` besides those rendered now (when the server has them).
+COMMON_KINDS: tuple[tuple[str, str], ...] = (
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "Pod"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+)
+
+
+class KubeApi(Protocol):
+    """The part of ``loopdev.adapters.kube.KubeClient`` that apply/prune/down use."""
+
+    async def apply(self, obj: dict[str, Any], namespace: str | None) -> dict[str, Any]: ...
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any] | None: ...
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+    ) -> tuple[list[dict[str, Any]], str]: ...
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None
+    ) -> bool: ...
+    async def is_namespaced(self, api_version: str, kind: str) -> bool: ...
+    async def served_kinds(self) -> set[tuple[str, str]]: ...
+
+
+def project_selector(project: str) -> str:
+    return f"{MANAGED_BY[0]}={MANAGED_BY[1]},{PROJECT_LABEL}={project}"
+
+
+@dataclass
+class ApplyReport:
+    applied: list[str] = field(default_factory=list)  # "Deployment/web"
+    unchanged: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    namespace_created: bool = False
+
+
+async def ensure_namespace(kube: KubeApi, namespace: str, project: str) -> bool:
+    """Create the namespace (labelled as ours, so `down` may remove it) when it is missing."""
+    if await kube.get("v1", "Namespace", namespace) is not None:
+        return False
+    labels = {MANAGED_BY[0]: MANAGED_BY[1], PROJECT_LABEL: project}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": labels},
+    }
+    await kube.apply(body, None)
+    return True
+
+
+async def normalized(
+    kube: KubeApi, objects: Sequence[dict[str, Any]], namespace: str
+) -> list[dict[str, Any]]:
+    """Copies with ``metadata.namespace`` set on namespaced kinds, as the server will store them."""
+    out = []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if await kube.is_namespaced(obj["apiVersion"], obj["kind"]):
+            meta.setdefault("namespace", namespace)
+        else:
+            meta.pop("namespace", None)
+        out.append(obj)
+    return out
+
+
+async def list_ours(
+    kube: KubeApi, kinds: Iterable[tuple[str, str]], namespace: str, project: str
+) -> list[dict[str, Any]]:
+    """Every live object of these kinds carrying our project labels."""
+    found: list[dict[str, Any]] = []
+    for api_version, kind in sorted(set(kinds)):
+        ns = namespace if await kube.is_namespaced(api_version, kind) else None
+        items, _ = await kube.list(api_version, kind, ns, project_selector(project))
+        found.extend(items)
+    return found
+
+
+async def known_kinds(kube: KubeApi, extra: Iterable[tuple[str, str]] = ()) -> set[tuple[str, str]]:
+    served = await kube.served_kinds()
+    return {k for k in COMMON_KINDS if k in served} | set(extra)
+
+
+async def apply_objects(
+    kube: KubeApi, objects: Sequence[dict[str, Any]], namespace: str, project: str
+) -> ApplyReport:
+    """Ensure the namespace, apply what changed (in order), prune what is no longer rendered."""
+    report = ApplyReport(namespace_created=await ensure_namespace(kube, namespace, project))
+    rendered = await normalized(kube, objects, namespace)
+    kinds = await known_kinds(kube, {(o["apiVersion"], o["kind"]) for o in rendered})
+    live_objs = await list_ours(kube, kinds, namespace, project)
+    versions = {ObjectKey.of(o): str(o["apiVersion"]) for o in live_objs}
+    plan = diff_applied(rendered, [live_object(o) for o in live_objs])
+    report.unchanged = [str(k) for k in plan.unchanged]
+    for obj in plan.apply:
+        await kube.apply(obj, obj["metadata"].get("namespace"))
+        report.applied.append(str(ObjectKey.of(obj)))
+    for key in plan.prune:
+        await kube.delete(versions[key], key.kind, key.name, key.namespace or None)
+        report.pruned.append(str(key))
+    return report
