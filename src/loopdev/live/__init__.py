@@ -1,0 +1,1 @@
+"""Live update: watch files, plan a sync or a rebuild, execute it in running containers."""

@@ -1,0 +1,132 @@
+"""The one shared file watcher: raw events -> coalesced ``FilesChanged`` actions.
+
+Every consumer (live update, rebuilds, local commands) subscribes to ``FilesChanged`` on the
+store; nobody else watches files. When a directory appears inside a flat-watched directory,
+or an ignore file changes, the watch plan is recomputed and the watchers restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from loopdev.engine.actions import FilesChanged
+from loopdev.live.coalesce import Coalescer
+from loopdev.live.ignore import IGNORE_FILES
+from loopdev.live.roots import RootSet, WatchPlan, plan_watch
+
+RULE_FILES = frozenset({*IGNORE_FILES, ".dockerignore"})
+
+
+class RawEvents(Protocol):
+    added: set[str]
+    modified: set[str]
+    deleted: set[str]
+
+
+WatchFn = Callable[[list[str], list[str], Callable[[str], bool]], AsyncIterator[RawEvents]]
+Dispatch = Callable[[FilesChanged], None]
+
+
+def default_watch_fn() -> WatchFn:
+    from loopdev.adapters.watch import watch_paths
+
+    return watch_paths
+
+
+class SharedWatcher:
+    def __init__(
+        self,
+        roots_factory: Callable[[], RootSet],
+        dispatch: Dispatch,
+        watch_fn: WatchFn | None = None,
+        quiet: float = 0.010,
+        max_window: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+        warn: Callable[[str], None] = lambda _m: None,
+    ) -> None:
+        self._roots_factory = roots_factory
+        self._dispatch = dispatch
+        self._watch_fn = watch_fn or default_watch_fn()
+        self._coalescer = Coalescer(quiet, max_window, clock)
+        self._clock = clock
+        self._warn = warn
+        self.plan: WatchPlan | None = None
+        self.ready = asyncio.Event()  # set once the watchers are running (tests, benches)
+
+    async def run(self) -> None:
+        """Watch until cancelled, re-planning when the tree's shape or ignore rules change."""
+        while True:
+            roots = await asyncio.to_thread(self._roots_factory)
+            self.plan = await asyncio.to_thread(plan_watch, roots)
+            from loopdev.adapters.watch import count_dirs_hint
+
+            hint = count_dirs_hint(self.plan.dirs)
+            if hint:
+                self._warn(hint)
+            await self._consume(roots, self.plan)
+
+    async def _consume(self, roots: RootSet, plan: WatchPlan) -> None:
+        queue: asyncio.Queue[RawEvents | BaseException] = asyncio.Queue()
+        pump = asyncio.create_task(self._pump(roots, plan, queue))
+        flat = set(plan.flat)
+        try:
+            while True:
+                item = await self._next(queue)
+                if isinstance(item, BaseException):
+                    raise item
+                if item is not None:
+                    replan = self._feed(item, roots, flat)
+                    if replan:
+                        self._flush()
+                        return
+                if self._coalescer.due():
+                    self._flush()
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def _pump(self, roots: RootSet, plan: WatchPlan, queue: asyncio.Queue) -> None:
+        try:
+            self.ready.set()
+
+            def accept(path: str) -> bool:
+                return roots.accepts(path, os.path.isdir(path))
+
+            async for raw in self._watch_fn(list(plan.recursive), list(plan.flat), accept):
+                queue.put_nowait(raw)
+        except Exception as exc:  # surfaced in run(): the session reports it
+            queue.put_nowait(exc)
+
+    async def _next(self, queue: asyncio.Queue) -> RawEvents | BaseException | None:
+        deadline = self._coalescer.deadline()
+        if deadline is None:
+            return await queue.get()
+        timeout = max(0.0, deadline - self._clock())
+        try:
+            return await asyncio.wait_for(queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def _feed(self, raw: RawEvents, roots: RootSet, flat: set[str]) -> bool:
+        """Add one raw batch; True when the watch plan must be recomputed."""
+        both = raw.added & raw.deleted
+        alive = {p for p in both if os.path.lexists(p)}
+        modified = {p for p in raw.modified if not os.path.isdir(p)}
+        self._coalescer.add(modified | alive, raw.deleted - alive, raw.added)
+        new_dirs = {p for p in raw.added if os.path.dirname(p) in flat and os.path.isdir(p)}
+        touched = raw.added | raw.modified | raw.deleted
+        rules = any(os.path.basename(p) in RULE_FILES for p in touched)
+        return bool(new_dirs) or rules
+
+    def _flush(self) -> None:
+        if not self._coalescer.pending:
+            return
+        changed, deleted = self._coalescer.take()
+        if changed or deleted:
+            self._dispatch(FilesChanged(changed, deleted))
