@@ -1,0 +1,84 @@
+"""Modal screens: resource details, help, and the confirmation before `down`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Label, Static
+
+
+class DetailsScreen(Screen[None]):
+    """Everything about one resource, in full: objects, events, last error, build output."""
+
+    BINDINGS = [
+        Binding("escape,q,enter", "app.pop_screen", "back"),
+        Binding("r", "trigger", "trigger"),
+    ]
+
+    def __init__(self, name: str, render: Callable[[], str], trigger: Callable[[], None]) -> None:
+        super().__init__()
+        self.resource = name
+        self._render_text = render
+        self._trigger = trigger
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self._render_text(), id="details", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(0.5, self.refresh_details)
+
+    def refresh_details(self) -> None:
+        self.query_one("#details", Static).update(self._render_text())
+
+    def action_trigger(self) -> None:
+        self._trigger()
+
+
+HELP = """\
+enter   details of the selected resource
+r       trigger an update now (manual resources); R forces a rebuild
+l       logs of the selected resource
+a       all logs, interleaved
+/       filter logs (enter applies, escape clears)
+f       follow logs on/off
+q       quit — resources keep running
+D       down: delete what loopdev deployed, then quit (asks first)
+?       this help"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "close")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(HELP, id="help", markup=False)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no; dismisses with True only on an explicit yes."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="confirm"):
+            yield Label(self.question, id="question")
+            yield Button("Yes, down (y)", variant="error", id="yes")
+            yield Button("No (n)", variant="primary", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
