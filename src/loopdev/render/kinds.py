@@ -74,7 +74,9 @@ def pod_metadata(obj: dict[str, Any]) -> dict[str, Any] | None:
     meta = parent.get("metadata")
     if not isinstance(meta, dict):
         meta = {}
-        parent["metadata"] = meta
+        rest = {k: v for k, v in parent.items() if k != "metadata"}
+        parent.clear()
+        parent.update({"metadata": meta, **rest})  # metadata before spec, for readers
     return meta
 
 
