@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.utils.build import PatternMatcher, normalize_slashes
+from loopdev.adapters.docker import PatternMatcher, normalize_slashes
 
 DOCKERIGNORE = ".dockerignore"
 

@@ -1,0 +1,178 @@
+"""Builds what is out of date, in dependency order, skipping images the cluster already has.
+
+One ``build()`` call computes the digests (worker thread), then runs one task per image:
+an image waits for the images it builds ``FROM``, asks the delivery whether its tag is
+already where the cluster reads it (then no Docker call at all), else builds under a
+semaphore of ``build.parallel`` and delivers. A newer request for an image that is still
+building cancels that build; the older caller then receives the newer result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loopdev.adapters.docker import BuildRequest
+from loopdev.build.context import read_dockerignore
+from loopdev.build.delivery import Delivery
+from loopdev.build.digest import ImageDigest, compute_digests
+from loopdev.build.dockerfile import rewrite_froms
+from loopdev.config.model import Loopfile
+from loopdev.errors import BuildError
+
+REWRITTEN_DOCKERFILE = ".loopdev.Dockerfile"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: str
+    ref: str  # the reference manifests must use
+    reused: bool
+    duration: float
+
+
+class ImageBuilder:
+    """Engine-facing builder; ``docker_adapter`` is a ``loopdev.adapters.docker.DockerAdapter``."""
+
+    def __init__(
+        self,
+        config: Loopfile,
+        docker_adapter: Any,
+        delivery: Delivery,
+        on_log: Callable[[str, str], None],
+        *,
+        labels: Mapping[str, str] | None = None,
+        cache_root: Path | None = None,
+    ) -> None:
+        self.config, self.docker, self.delivery = config, docker_adapter, delivery
+        self.on_log = on_log
+        self.labels = dict(labels or {})
+        self.cache_root = cache_root
+        self._sem = asyncio.Semaphore(max(1, config.build.parallel))
+        self._running: dict[str, asyncio.Task[BuildResult]] = {}
+        self._superseded: set[asyncio.Task[BuildResult]] = set()
+
+    async def build(
+        self, names: Sequence[str] | None = None, force: bool = False
+    ) -> dict[str, BuildResult]:
+        """Build ``names`` (default: all) and their bases; results for every image touched."""
+        digests = await asyncio.to_thread(compute_digests, self.config, names, self.cache_root)
+        wanted = set(names) if names else set(digests)
+        needed_locally = {b for d in digests.values() for b in d.inputs.bases}
+        tasks: dict[str, asyncio.Task[BuildResult]] = {}
+        for name, d in digests.items():  # topological order
+            deps = {b: tasks[b] for b in d.inputs.bases}
+            d = self._with_base_refs(d, digests)
+            coro = self._one(d, deps, force and name in wanted, name in needed_locally)
+            tasks[name] = asyncio.create_task(coro, name=f"build-{name}")
+            old = self._running.get(name)
+            self._running[name] = tasks[name]
+            if old is not None and not old.done():
+                self._superseded.add(old)
+                old.cancel()
+        try:
+            outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
+        except asyncio.CancelledError:
+            for t in tasks.values():
+                t.cancel()
+            raise
+        finally:
+            for name, t in tasks.items():
+                if self._running.get(name) is t:
+                    del self._running[name]
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, _BaseFailed):
+                raise outcome
+        return {r.image: r for r in outcomes if isinstance(r, BuildResult)}
+
+    async def _one(
+        self,
+        d: ImageDigest,
+        deps: Mapping[str, asyncio.Task[BuildResult]],
+        force: bool,
+        needed_locally: bool,
+    ) -> BuildResult:
+        name = d.inputs.name
+        try:
+            return await self._run(d, deps, force, needed_locally)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            newer = self._running.get(name)
+            if me in self._superseded and newer is not None and newer is not me:
+                self._superseded.discard(me)
+                self.on_log(name, "build superseded by a newer change")
+                return await newer
+            raise
+
+    async def _run(
+        self,
+        d: ImageDigest,
+        deps: Mapping[str, asyncio.Task[BuildResult]],
+        force: bool,
+        needed_locally: bool,
+    ) -> BuildResult:
+        name, ref, start = d.inputs.name, d.ref, time.monotonic()
+        for base, task in deps.items():
+            try:
+                await task
+            except Exception as err:
+                raise _BaseFailed(f"image {name}: not built because {base} failed") from err
+        if not force and await self._present(ref, needed_locally):
+            return BuildResult(name, self.delivery.cluster_ref(ref), True, time.monotonic() - start)
+        async with self._sem:
+            self.on_log(name, f"building {ref}")
+            try:
+                await self.docker.build(self._request(d), lambda line: self.on_log(name, line))
+            except BuildError as err:
+                raise BuildError(f"image {name}: {err.message}", err.hint) from None
+        cluster_ref = await self.delivery.deliver(ref)
+        return BuildResult(name, cluster_ref, False, time.monotonic() - start)
+
+    async def _present(self, ref: str, needed_locally: bool) -> bool:
+        if not await self.delivery.has_image(ref):
+            return False
+        if needed_locally and self.delivery.name != "shared":
+            return bool(await self.docker.image_exists(ref))
+        return True
+
+    def _request(self, d: ImageDigest) -> BuildRequest:
+        inputs, image = d.inputs, self.config.images[d.inputs.name]
+        files = tuple(e.path for e in inputs.entries if e.kind != "o")
+        # One label: the classic builder adds a container-running LABEL step per label.
+        labels = {"loopdev.dev/project": self.config.name, **self.labels}
+        dockerfile = inputs.dockerfile_rel
+        extra: tuple[tuple[str, str], ...] = ()
+        if dockerfile is None or inputs.bases:
+            base_refs = d.base_refs if isinstance(d, _Planned) else {}
+            text = rewrite_froms(inputs.dockerfile_text, image.build_args, base_refs)
+            ignore = read_dockerignore(inputs.context) or [".dockerignore"]
+            ignore_text = "\n".join([*ignore, REWRITTEN_DOCKERFILE])
+            dockerfile = REWRITTEN_DOCKERFILE
+            extra = ((REWRITTEN_DOCKERFILE, text), (".dockerignore", ignore_text))
+        return BuildRequest(
+            context=str(inputs.context),
+            files=files,
+            tag=d.ref,
+            dockerfile=dockerfile,
+            extra_files=extra,
+            build_args=dict(image.build_args),
+            target=image.target,
+            labels=labels,
+        )
+
+    @staticmethod
+    def _with_base_refs(d: ImageDigest, digests: Mapping[str, ImageDigest]) -> _Planned:
+        return _Planned(d.inputs, d.digest, {b: digests[b].ref for b in d.inputs.bases})
+
+
+@dataclass(frozen=True)
+class _Planned(ImageDigest):
+    base_refs: Mapping[str, str] = field(default_factory=dict)  # base image -> its local tag
+
+
+class _BaseFailed(BuildError):
+    """A dependent skipped because its base failed (the base's own error is reported)."""
