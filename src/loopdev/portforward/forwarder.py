@@ -1,0 +1,241 @@
+"""The local side of one forward: an asyncio listener whose connections are relayed to the
+current target pod.
+
+Why the state is driven by real dials: Tilt and Skaffold both show forwards as healthy while
+every new connection fails. Here the state says ``listening`` only after a dial to the
+current pod succeeded, and the first failed dial turns it to ``error: <cause>`` until a
+re-check (with backoff) or a new pod makes it good again. Every dial and every close has a
+deadline, so a dead API server or pod cannot wedge the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loopdev.portforward.holder import port_holder
+from loopdev.portforward.stream import Dialer, DialError, Stream
+
+_CHUNK = 64 * 1024
+_RECHECK = (0.25, 0.5, 1.0, 2.0, 4.0)  # backoff between re-checks after a failed dial
+_BIND_RETRY = 2.0  # seconds between attempts to bind a port someone else holds
+WAITING = "waiting for pod"
+LISTENING = "listening"
+
+
+@dataclass(frozen=True)
+class Target:
+    namespace: str
+    pod: str
+    port: int
+
+
+class Forwarder:
+    """Listens on ``host:local`` and bridges each connection to the current ``Target``."""
+
+    def __init__(
+        self,
+        dialer: Dialer,
+        host: str,
+        local: int,
+        on_state: Callable[[str], None] = lambda _s: None,
+        dial_timeout: float = 5.0,
+        target_wait: float = 5.0,
+        linger: float = 10.0,
+        settle: float = 0.3,
+    ) -> None:
+        self._dialer = dialer
+        self.host, self.local = host, local
+        self._on_state = on_state
+        self._dial_timeout = dial_timeout
+        self._target_wait = target_wait
+        self._linger = linger
+        self._settle = settle
+        self._target: Target | None = None
+        self._target_set = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._conns: dict[asyncio.Task[None], str] = {}
+        self._check: asyncio.Task[None] | None = None
+        self._bind_error = ""
+        self.state = WAITING
+
+    @property
+    def target(self) -> Target | None:
+        return self._target
+
+    @property
+    def bound(self) -> bool:
+        return self._server is not None
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self._on_state(state)
+
+    async def serve(self) -> None:
+        """Bind (retrying while the port is taken) and serve until cancelled."""
+        try:
+            while self._server is None:
+                try:
+                    self._server = await asyncio.start_server(self._handle, self.host, self.local)
+                except OSError as err:
+                    self._bind_error = await asyncio.to_thread(self._describe_bind_error, err)
+                    self._set_state(f"error: {self._bind_error}")
+                    await asyncio.sleep(_BIND_RETRY)
+            self._bind_error = ""
+            self._recheck(immediately=True)
+            await asyncio.Future()  # serve until cancelled
+        finally:
+            await self.close()
+
+    def _describe_bind_error(self, err: OSError) -> str:
+        if err.errno != errno.EADDRINUSE:
+            return f"cannot listen on {self.host}:{self.local}: {err.strerror or err}"
+        holder = port_holder(self.local)
+        by = f" by {holder}" if holder else ""
+        return f"local port {self.local} is already in use{by}"
+
+    def set_target(self, target: Target | None) -> None:
+        """Point new connections at ``target`` (None: no Ready pod). Open connections stay."""
+        if target == self._target:
+            return
+        self._target = target
+        if target is None:
+            self._target_set.clear()
+        else:
+            self._target_set.set()
+        self._recheck(immediately=True)
+
+    def drop_pod(self, pod: str) -> None:
+        """Close the connections relayed to a pod that is gone, so clients notice at once."""
+        for task, bound in list(self._conns.items()):
+            if bound == pod:
+                task.cancel()
+
+    def _recheck(self, immediately: bool = False) -> None:
+        if self._server is None:
+            return
+        if self._check is not None:
+            self._check.cancel()
+        self._check = asyncio.create_task(self._check_loop(immediately))
+
+    async def _check_loop(self, immediately: bool) -> None:
+        """Dial the target until one dial works; the state follows each outcome."""
+        attempt = 0 if immediately else 1
+        while True:
+            target = self._target
+            if target is None:
+                self._set_state(WAITING)
+                return
+            if attempt:
+                await asyncio.sleep(_RECHECK[min(attempt - 1, len(_RECHECK) - 1)])
+            attempt += 1
+            try:
+                stream = await self._dialer.dial(
+                    target.namespace, target.pod, target.port, self._dial_timeout
+                )
+            except DialError as err:
+                self._set_state(f"error: {err}")
+                continue
+            problem = await stream.check(self._settle)
+            await stream.close()
+            if problem is not None:
+                self._set_state(f"error: {_one_line(problem)}")
+                continue
+            if self._target == target:
+                self._set_state(LISTENING)
+            return
+
+    async def _await_target(self) -> Target | None:
+        if self._target is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._target_wait):
+                    await self._target_set.wait()
+        return self._target
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            target = await self._await_target()
+            if target is None:
+                return
+            self._conns[task] = target.pod
+            try:
+                stream = await self._dialer.dial(
+                    target.namespace, target.pod, target.port, self._dial_timeout
+                )
+            except DialError as err:
+                self._set_state(f"error: {err}")
+                self._recheck()
+                return
+            got_data = await self._relay(reader, writer, stream)
+            if stream.error and not got_data:
+                self._set_state(f"error: {_one_line(stream.error)}")
+                self._recheck()
+            elif got_data and self._target == target:  # a working relay is the best check
+                if self._check is not None:
+                    self._check.cancel()
+                self._set_state(LISTENING)
+        finally:
+            self._conns.pop(task, None)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _relay(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: Stream
+    ) -> bool:
+        """Copy both ways until the pod side ends; returns whether any byte came back."""
+        local_eof = asyncio.Event()
+        got_data = False
+
+        async def upstream() -> None:
+            while data := await reader.read(_CHUNK):
+                await stream.write(data)
+            local_eof.set()  # v4 cannot half-close: keep reading the reply for a while
+
+        async def downstream() -> None:
+            nonlocal got_data
+            while True:
+                timeout = self._linger if local_eof.is_set() else None
+                data = await asyncio.wait_for(stream.read(), timeout)
+                if not data:
+                    return
+                got_data = True
+                writer.write(data)
+                await writer.drain()
+
+        up = asyncio.create_task(upstream())
+        try:
+            with contextlib.suppress(TimeoutError, ConnectionError, OSError, ValueError):
+                await downstream()
+            if writer.can_write_eof():
+                with contextlib.suppress(OSError):
+                    writer.write_eof()
+        finally:
+            up.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await up
+            await stream.close()
+        return got_data
+
+    async def close(self, timeout: float = 1.0) -> None:
+        """Stop listening and close every relayed connection within ``timeout``."""
+        if self._check is not None:
+            self._check.cancel()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        tasks = list(self._conns)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,147 @@
+"""Forwarder + the aiohttp port-forward client against the in-process fake API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from pf_fake_server import FakeApi, pod
+
+from loopdev.adapters.kube_portforward import KubeWire
+from loopdev.portforward.forwarder import LISTENING, WAITING, Forwarder, Target
+from loopdev.portforward.stream import DialError
+
+
+async def http_backend(body: str) -> tuple[asyncio.Server, tuple[str, int]]:
+    """A minimal HTTP/1.0 server answering ``body`` to any request."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body.encode())
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[:2]
+
+
+async def get(port: int, timeout: float = 3.0) -> str:
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        data = await reader.read()
+        writer.close()
+    return data.decode().split("\r\n\r\n", 1)[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not pred():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def forwarding(wire: KubeWire, port: int, states: list[str]) -> AsyncIterator[Forwarder]:
+    fwd = Forwarder(wire, "127.0.0.1", port, on_state=states.append, dial_timeout=2.0)
+    task = asyncio.create_task(fwd.serve())
+    try:
+        await until(lambda: fwd.bound or fwd.state.startswith("error: "))
+        yield fwd
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_dial_raw_stream_and_errors(fake_api: FakeApi, wire: KubeWire) -> None:
+    server, addr = await http_backend("hi")
+    fake_api.put(pod("p1"), backend=addr)
+    stream = await wire.dial("default", "p1", 8000, timeout=2)
+    await stream.write(b"GET / HTTP/1.0\r\n\r\n")
+    chunks = []
+    while data := await stream.read():
+        chunks.append(data)
+    assert b"".join(chunks).endswith(b"hi")
+    await stream.close()
+    with pytest.raises(DialError, match="HTTP 404"):
+        await wire.dial("default", "nope", 8000, timeout=2)
+    fake_api.put(pod("dead"), backend=("127.0.0.1", free_port()))
+    refused = await wire.dial("default", "dead", 8000, timeout=2)
+    assert "error forwarding port 8000" in (await refused.check(1.0) or "")
+    await refused.close()
+    server.close()
+
+
+async def test_forward_follows_the_target_and_reports_state(
+    fake_api: FakeApi, wire: KubeWire
+) -> None:
+    s1, a1 = await http_backend("one")
+    s2, a2 = await http_backend("two")
+    fake_api.put(pod("p1"), backend=a1)
+    fake_api.put(pod("p2"), backend=a2)
+    port, states = free_port(), []
+    async with forwarding(wire, port, states) as fwd:
+        await until(lambda: fwd.state == WAITING)
+        fwd.set_target(Target("default", "p1", 8000))
+        await until(lambda: fwd.state == LISTENING)
+        assert await get(port) == "one"
+        fwd.set_target(Target("default", "p2", 8000))
+        assert await get(port) == "two"
+        fwd.set_target(Target("default", "gone", 8000))  # every dial fails: never "listening"
+        await until(lambda: fwd.state.startswith("error: "))
+        assert await get(port) == ""  # closed without an answer, not hung
+        assert fwd.state.startswith("error: ") and "404" in fwd.state
+        fwd.set_target(Target("default", "p1", 8000))
+        await until(lambda: fwd.state == LISTENING)
+    s1.close()
+    s2.close()
+
+
+async def test_ten_parallel_connections(fake_api: FakeApi, wire: KubeWire) -> None:
+    server, addr = await http_backend("ok")
+    fake_api.put(pod("p1"), backend=addr)
+    port = free_port()
+    async with forwarding(wire, port, []) as fwd:
+        fwd.set_target(Target("default", "p1", 8000))
+        results = await asyncio.gather(*(get(port) for _ in range(10)))
+    assert results == ["ok"] * 10
+    server.close()
+
+
+async def test_connection_waits_briefly_for_a_pod(fake_api: FakeApi, wire: KubeWire) -> None:
+    server, addr = await http_backend("late")
+    fake_api.put(pod("p1"), backend=addr)
+    port = free_port()
+    async with forwarding(wire, port, []) as fwd:
+        await until(lambda: fwd.state == WAITING)
+        pending = asyncio.create_task(get(port))
+        await asyncio.sleep(0.2)
+        fwd.set_target(Target("default", "p1", 8000))
+        assert await pending == "late"
+    server.close()
+
+
+async def test_port_in_use_names_the_holder_and_recovers(wire: KubeWire) -> None:
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    async with forwarding(wire, port, []) as fwd:
+        await until(lambda: fwd.state.startswith("error: "))
+        assert fwd.state.startswith(f"error: local port {port} is already in use by ")
+        assert "(pid " in fwd.state
+        blocker.close()
+        await until(lambda: fwd.state == WAITING, timeout=4)
