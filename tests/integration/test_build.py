@@ -1,0 +1,239 @@
+"""ImageBuilder against the real Docker engine (FROM scratch / the busybox test image).
+
+Every image is tagged under a per-session repository prefix, labelled ``loopdev-test=1``,
+and removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from loopdev.adapters.docker import DockerAdapter
+from loopdev.build.builder import ImageBuilder
+from loopdev.build.delivery_impl import SharedDaemon
+from loopdev.build.digest import compute_digests
+from loopdev.errors import BuildError
+from tests.support.images import ensure_busybox_image
+from tests.unit.build.conftest import make_loopfile, write
+
+pytestmark = pytest.mark.docker
+
+PREFIX = f"loopdev-it-{uuid.uuid4().hex[:8]}"
+LABELS = {"loopdev-test": "1"}
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[docker.DockerClient]:
+    try:
+        c = docker.from_env()
+        c.ping()
+    except docker.errors.DockerException:
+        pytest.skip("Docker engine not reachable")
+    yield c
+    for image in c.images.list(filters={"label": "loopdev-test=1"}):
+        if any(t.startswith(PREFIX) for t in image.tags):
+            for tag in image.tags:
+                c.images.remove(tag, force=True)
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def busybox(client: docker.DockerClient) -> str:
+    return ensure_busybox_image(client)
+
+
+@pytest.fixture
+def cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("LOOPDEV_CACHE_DIR", str(root))
+    return root
+
+
+class Run:
+    """A builder over a temp project plus everything it logged."""
+
+    def __init__(self, root: Path, images: dict[str, dict], adapter: DockerAdapter) -> None:
+        self.config = make_loopfile(root, images)
+        self.adapter = adapter
+        self.lines: dict[str, list[str]] = {}
+        self.builder = ImageBuilder(
+            self.config, adapter, SharedDaemon(adapter), self.log, labels=LABELS
+        )
+
+    def log(self, image: str, line: str) -> None:
+        self.lines.setdefault(image, []).append(line)
+
+
+@pytest.fixture
+def project(tmp_path: Path, cache_dir: Path, client: docker.DockerClient) -> Path:
+    (tmp_path / ".git").mkdir()
+    return tmp_path
+
+
+def name(short: str) -> str:
+    return f"{PREFIX}/{short}"
+
+
+async def make_run(root: Path, images: dict[str, dict]) -> Run:
+    return Run(root, images, await DockerAdapter.connect())
+
+
+def age(path: Path) -> None:
+    """Backdate a file so the digest cache may keep it (fresh files are never cached)."""
+    old = 1_600_000_000_000_000_000
+    os.utime(path, ns=(old, old))
+
+
+async def test_unchanged_context_makes_no_build_call(project: Path) -> None:
+    api = name("api")
+    write(project / "api/Dockerfile", "FROM scratch\nCOPY . /app\n")
+    write(project / "api/.dockerignore", "*.log\n")
+    write(project / "api/main.txt", "one")
+    write(project / "api/debug.log", "x")
+    run = await make_run(project, {api: {"context": "api"}})
+
+    first = (await run.builder.build())[api]
+    assert not first.reused and run.adapter.build_calls == 1
+    assert any("Successfully tagged" in ln for ln in run.lines[api])
+
+    second = (await run.builder.build())[api]
+    assert second.reused and second.ref == first.ref and run.adapter.build_calls == 1
+
+    write(project / "api/debug.log", "ignored change")
+    third = (await run.builder.build())[api]
+    assert third.reused and third.ref == first.ref and run.adapter.build_calls == 1
+
+    write(project / "api/main.txt", "two")
+    fourth = (await run.builder.build())[api]
+    assert not fourth.reused and fourth.ref != first.ref and run.adapter.build_calls == 2
+    assert await run.adapter.image_exists(fourth.ref)
+
+
+DOCKERIGNORE = """\
+# comments and blank lines are skipped
+
+**/*.log
+!keep/**/*.log
+docs
+!docs/README.md
+/top.txt
+tmp*
+node_modules
+"""
+FILES = [
+    "a.txt",
+    "top.txt",
+    "sub/top.txt",
+    "x.log",
+    "sub/deep/y.log",
+    "keep/a/b/z.log",
+    "keep/plain.txt",
+    "docs/guide.md",
+    "docs/README.md",
+    "tmpfile",
+    "tmpdir/inner.txt",
+    "node_modules/m/index.js",
+    "src/app.py",
+    "src/secret.key",
+]
+
+
+async def test_files_reaching_the_daemon_are_exactly_our_set(project: Path, busybox: str) -> None:
+    api = name("ctx")
+    df = (
+        f"FROM {busybox}\nCOPY . /ctx\nRUN cd /ctx && find . -type f -o -type l | sed 's/^/CTX:/'\n"
+    )
+    write(project / "c/Dockerfile", df)
+    write(project / "c/.dockerignore", DOCKERIGNORE)
+    for rel in FILES:
+        write(project / "c" / rel, rel)
+    os.symlink("a.txt", project / "c/link.txt")
+    run = await make_run(project, {api: {"context": "c", "ignore": ["src/*.key"]}})
+
+    digests = await asyncio.to_thread(compute_digests, run.config)
+    ours = {e.path for e in digests[api].inputs.entries if e.kind in ("f", "l")}
+    await run.builder.build()
+    seen = {ln[len("CTX:./") :] for ln in run.lines[api] if ln.startswith("CTX:./")}
+
+    expected = {
+        "Dockerfile", ".dockerignore", "a.txt", "sub/top.txt", "keep/a/b/z.log",
+        "keep/plain.txt", "docs/README.md", "src/app.py", "link.txt",
+    }  # fmt: skip
+    assert ours == expected
+    assert seen == ours
+
+
+async def test_ignored_dockerfile_is_sent_but_removed_by_the_daemon(
+    project: Path, busybox: str
+) -> None:
+    api = name("ign")
+    df = f"FROM {busybox}\nCOPY . /ctx\nRUN cd /ctx && find . -type f | sed 's/^/CTX:/'\n"
+    write(project / "d/Dockerfile", df)
+    write(project / "d/.dockerignore", "Dockerfile\n.dockerignore\n")
+    write(project / "d/app.txt", "x")
+    run = await make_run(project, {api: {"context": "d"}})
+    digests = await asyncio.to_thread(compute_digests, run.config)
+    ours = {e.path for e in digests[api].inputs.entries if e.kind == "f"}
+    await run.builder.build()
+    seen = {ln[len("CTX:./") :] for ln in run.lines[api] if ln.startswith("CTX:./")}
+    assert ours == {"Dockerfile", ".dockerignore", "app.txt"}  # sent (and hashed) ...
+    assert seen == {"app.txt"}  # ... but the daemon drops them before COPY, as docker does
+
+
+async def test_from_another_loopfile_image_builds_after_it(project: Path, busybox: str) -> None:
+    base, app = name("base"), name("app")
+    write(project / "base/Dockerfile", f"FROM {busybox}\nCOPY lib.txt /lib.txt\n")
+    write(project / "base/lib.txt", "v1")
+    write(
+        project / "app/Dockerfile", f"ARG BASE={base}\nFROM ${{BASE}}\nRUN cat /lib.txt && echo\n"
+    )
+    images = {base: {"context": "base"}, app: {"context": "app"}}
+    run = await make_run(project, images)
+
+    first = await run.builder.build([app])
+    assert set(first) == {base, app} and run.adapter.build_calls == 2
+    assert "v1" in run.lines[app]
+
+    write(project / "base/lib.txt", "v2")
+    second = await run.builder.build([app])
+    assert second[base].ref != first[base].ref and second[app].ref != first[app].ref
+    assert "v2" in run.lines[app] and run.adapter.build_calls == 4
+
+
+async def test_failure_names_the_step_and_its_output(project: Path, busybox: str) -> None:
+    api = name("bad")
+    write(project / "b/Dockerfile", f"FROM {busybox}\nRUN echo ok\nRUN echo boom && false\n")
+    run = await make_run(project, {api: {"context": "b", "build_args": {"UNUSED": "1"}}})
+    with pytest.raises(BuildError) as info:
+        await run.builder.build()
+    text = info.value.message
+    assert f"image {api}: image build failed at Step 3/" in text
+    assert "RUN echo boom && false" in text and "boom" in text and "non-zero code: 1" in text
+
+
+async def test_newer_request_cancels_the_running_build(project: Path, busybox: str) -> None:
+    api = name("slow")
+    write(project / "s/Dockerfile", f"FROM {busybox}\nCOPY v.txt /\nRUN sleep 60\n")
+    write(project / "s/v.txt", "1")
+    run = await make_run(project, {api: {"context": "s"}})
+    slow = asyncio.create_task(run.builder.build())
+    for _ in range(200):
+        if any("RUN sleep 60" in ln for ln in run.lines.get(api, [])):
+            break
+        await asyncio.sleep(0.05)
+    write(project / "s/Dockerfile", f"FROM {busybox}\nCOPY v.txt /\n")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    newer = await asyncio.wait_for(run.builder.build(), 30)
+    older = await asyncio.wait_for(slow, 5)
+    assert loop.time() - started < 20  # the sleep 60 build did not run to the end
+    assert older[api].ref == newer[api].ref  # the older caller got the newer result
+    assert not newer[api].reused and run.adapter.build_calls == 2
+    assert "build superseded by a newer change" in run.lines[api]
