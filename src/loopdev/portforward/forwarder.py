@@ -60,6 +60,7 @@ class Forwarder:
         self._conns: dict[asyncio.Task[None], str] = {}
         self._check: asyncio.Task[None] | None = None
         self._bind_error = ""
+        self._problem = ""
         self.state = WAITING
 
     @property
@@ -98,11 +99,12 @@ class Forwarder:
         by = f" by {holder}" if holder else ""
         return f"local port {self.local} is already in use{by}"
 
-    def set_target(self, target: Target | None) -> None:
-        """Point new connections at ``target`` (None: no Ready pod). Open connections stay."""
-        if target == self._target:
+    def set_target(self, target: Target | None, problem: str = "") -> None:
+        """Point new connections at ``target`` (None: no Ready pod, or ``problem`` says why
+        there is no usable one, e.g. an unknown port name). Open connections stay."""
+        if target == self._target and problem == self._problem:
             return
-        self._target = target
+        self._target, self._problem = target, problem
         if target is None:
             self._target_set.clear()
         else:
@@ -128,7 +130,7 @@ class Forwarder:
         while True:
             target = self._target
             if target is None:
-                self._set_state(WAITING)
+                self._set_state(f"error: {self._problem}" if self._problem else WAITING)
                 return
             if attempt:
                 await asyncio.sleep(_RECHECK[min(attempt - 1, len(_RECHECK) - 1)])

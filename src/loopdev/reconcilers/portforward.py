@@ -1,0 +1,110 @@
+"""The port-forward reconciler: one listener per forward in the loopfile, each following
+the resource's current Ready pod through a pod watch (never polling), with the state of
+every forward published in the resource's ``forwards``.
+
+Ctrl-C (cancelling this reconciler) closes every listener and relayed connection within
+about a second and leaves the cluster untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from loopdev.adapters.kube_portforward import KubeWire
+from loopdev.config.model import Resource
+from loopdev.engine import actions as a
+from loopdev.engine.reconciler import SessionContext
+from loopdev.engine.state import EngineState, ForwardInfo
+from loopdev.portforward.forwarder import Forwarder, Target
+from loopdev.portforward.pods import PortNotFound, choose_pod, resolve_port, selector
+
+
+class PortForwardReconciler:
+    name = "portforward"
+
+    def __init__(self, wire: Any = None) -> None:
+        self._wire = wire  # a KubeWire-like object (tests inject one)
+        self.forwarders: dict[str, list[Forwarder]] = {}
+
+    async def run(self, ctx: SessionContext) -> None:
+        wanted = [r for r in ctx.config.resources.values() if r.port_forwards]
+        if not wanted:
+            return
+        wire = self._wire or ctx.shared.get("kube_wire")
+        owned = wire is None
+        if wire is None:
+            wire = await KubeWire.connect(ctx.kube_context or None, os.environ.get("KUBECONFIG"))
+        ctx.store.subscribe(lambda state, batch: self._publish_all(ctx, state, batch))
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for res in wanted:
+                fwds = [self._forwarder(ctx, wire, res, i) for i in range(len(res.port_forwards))]
+                self.forwarders[res.name] = fwds
+                tasks += [asyncio.create_task(f.serve()) for f in fwds]
+                tasks.append(asyncio.create_task(self._follow(ctx, wire, res, fwds)))
+            self._publish_all(ctx, ctx.store.state, ())
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=1.5)
+            if owned:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(wire.close(), 0.5)
+
+    def _forwarder(self, ctx: SessionContext, wire: Any, res: Resource, index: int) -> Forwarder:
+        spec = res.port_forwards[index]
+
+        def on_state(state: str) -> None:
+            ctx.logs.append(res.name, f"forward {spec.host}:{spec.local}: {state}")
+            self._publish(ctx, ctx.store.state, res)
+
+        return Forwarder(wire, spec.host, spec.local, on_state=on_state)
+
+    async def _follow(
+        self, ctx: SessionContext, wire: Any, res: Resource, fwds: list[Forwarder]
+    ) -> None:
+        """Move every forward of ``res`` to its current Ready pod on each pod change."""
+        current: str | None = None
+        known: set[str] = set()
+        async for pods in wire.watch_pods(ctx.namespace, selector(ctx.config.name, res.name)):
+            names = {p["metadata"]["name"] for p in pods}
+            for gone in known - names:
+                for fwd in fwds:
+                    fwd.drop_pod(gone)
+            known = names
+            pod = choose_pod(pods, current)
+            current = pod["metadata"]["name"] if pod is not None else None
+            for spec, fwd in zip(res.port_forwards, fwds, strict=True):
+                if pod is None:
+                    fwd.set_target(None)
+                    continue
+                try:
+                    port = resolve_port(pod, spec.remote)
+                except PortNotFound as err:
+                    fwd.set_target(None, problem=str(err))
+                    continue
+                fwd.set_target(Target(ctx.namespace, current or "", port))
+
+    def _publish_all(
+        self, ctx: SessionContext, state: EngineState, batch: Sequence[a.Action]
+    ) -> None:
+        """Re-publish when our view and the state differ (e.g. the resource was just added)."""
+        for res in ctx.config.resources.values():
+            if res.name in self.forwarders:
+                self._publish(ctx, state, res)
+
+    def _publish(self, ctx: SessionContext, state: EngineState, res: Resource) -> None:
+        fwds = self.forwarders.get(res.name, [])
+        infos = tuple(
+            ForwardInfo(local=s.local, remote=s.remote, host=s.host, state=f.state)
+            for s, f in zip(res.port_forwards, fwds, strict=True)
+        )
+        status = state.resource(res.name)
+        if status is not None and status.forwards != infos:
+            ctx.store.dispatch(a.StatusPatched(res.name, {"forwards": infos}))

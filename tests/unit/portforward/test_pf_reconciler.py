@@ -1,0 +1,111 @@
+"""The port-forward reconciler in a real Store, against the in-process fake API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from pf_fake_server import FakeApi, pod
+from test_pf_forwarder import free_port, get, http_backend, until
+
+from loopdev.adapters.kube_portforward import KubeWire
+from loopdev.config.model import Deploy, Loopfile, PortForward, Resource
+from loopdev.engine import actions as a
+from loopdev.engine.logs import LogStore
+from loopdev.engine.reconciler import SessionContext
+from loopdev.engine.state import ResourceStatus
+from loopdev.engine.store import Store
+from loopdev.portforward.pods import PROJECT_LABEL, RESOURCE_LABEL
+from loopdev.reconcilers.portforward import PortForwardReconciler
+
+LABELS = {PROJECT_LABEL: "demo", RESOURCE_LABEL: "api"}
+
+
+@contextlib.asynccontextmanager
+async def running(
+    wire: KubeWire, tmp_path: Path, *forwards: PortForward
+) -> AsyncIterator[tuple[Store, PortForwardReconciler]]:
+    cfg = Loopfile(
+        path=tmp_path / "loopfile.yaml",
+        root=tmp_path,
+        name="demo",
+        namespace="default",
+        images={},
+        deploy=Deploy(kind="manifests"),
+        resources={"api": Resource(name="api", workload="deployment/api", port_forwards=forwards)},
+    )
+    store = Store()
+    store.reduce_now(a.ResourceAdded(ResourceStatus(name="api", kind="workload")))
+    ctx = SessionContext(cfg, store, LogStore(), "kind-pf", "default")
+    rec = PortForwardReconciler(wire)
+    tasks = [asyncio.create_task(store.run()), asyncio.create_task(rec.run(ctx))]
+    try:
+        yield store, rec
+    finally:
+        for t in reversed(tasks):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+
+def forward_state(store: Store) -> str:
+    res = store.state.resource("api")
+    return res.forwards[0].state if res and res.forwards else "-"
+
+
+async def test_forward_survives_pod_replacement(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    s1, a1 = await http_backend("one")
+    s2, a2 = await http_backend("two")
+    port = free_port()
+    fake_api.put(pod("api-1", labels=LABELS), backend=a1)
+    fake_api.put(pod("other", labels={PROJECT_LABEL: "demo", RESOURCE_LABEL: "web"}), backend=a2)
+    async with running(wire, tmp_path, PortForward(local=port, remote="http")) as (store, _):
+        await until(lambda: forward_state(store) == "listening")
+        assert await get(port) == "one"
+        fake_api.delete("api-1")
+        await until(lambda: forward_state(store) == "waiting for pod")
+        fake_api.put(
+            pod("api-2", ready=False, created="2024-01-02T00:00:00Z", labels=LABELS), backend=a2
+        )
+        await asyncio.sleep(0.1)
+        assert forward_state(store) == "waiting for pod"
+        loop = asyncio.get_running_loop()
+        fake_api.put(pod("api-2", created="2024-01-02T00:00:00Z", labels=LABELS), backend=a2)
+        ready_at = loop.time()
+        assert await get(port) == "two"
+        assert loop.time() - ready_at < 1.0
+        await until(lambda: forward_state(store) == "listening")
+    s1.close()
+    s2.close()
+
+
+async def test_unknown_port_name_is_an_error_naming_valid_ports(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    fake_api.put(pod("api-1", labels=LABELS), backend=("127.0.0.1", 1))
+    async with running(wire, tmp_path, PortForward(local=free_port(), remote="grpc")) as (st, _):
+        await until(lambda: forward_state(st).startswith("error: "))
+        assert "no container port named 'grpc'; named ports: http" in forward_state(st)
+
+
+async def test_cancel_closes_listener_fast(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    server, addr = await http_backend("x")
+    fake_api.put(pod("api-1", labels=LABELS), backend=addr)
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    async with running(wire, tmp_path, PortForward(local=port, remote=8000)) as (store, _):
+        await until(lambda: forward_state(store) == "listening")
+        idle = await asyncio.open_connection("127.0.0.1", port)  # an open, idle connection
+        started = loop.time()
+    assert loop.time() - started < 2.0
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+    idle[1].close()
+    server.close()
