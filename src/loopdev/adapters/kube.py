@@ -30,6 +30,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.watch.watch import iter_resp_lines
 
+from loopdev.deploy.watch import WatchExpired
 from loopdev.errors import ClusterUnreachable, DeployError, UsageError
 
 T = TypeVar("T")
@@ -44,10 +45,6 @@ class KubeTarget:
     server: str
     namespace: str | None = None
     config_file: str | None = None  # the KUBECONFIG value (may list several files) or None
-
-
-class WatchExpired(Exception):
-    """The watch's resourceVersion is too old (410 Gone): list again, then watch."""
 
 
 class NotFound(DeployError):
@@ -261,7 +258,7 @@ class KubeClient:
             items, _ = await self.list("v1", "Event", namespace)
         except DeployError:
             return []
-        mine = [e for e in items if (e.get("involvedObject") or {}).get("name", "") == name]
+        mine = [e for e in items if _about(e, name)]
         return sorted(mine, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
 
     # ---- streams ---------------------------------------------------------------------------
@@ -378,3 +375,9 @@ class KubeClient:
             resp.read()
             raise ApiException(http_resp=resp)
         yield from iter_resp_lines(resp.response)
+
+
+def _about(event: dict[str, Any], name: str) -> bool:
+    """An event about the object ``name`` or one of its pods/replica sets (``name-...``)."""
+    involved = str((event.get("involvedObject") or {}).get("name", ""))
+    return involved == name or involved.startswith(name + "-")

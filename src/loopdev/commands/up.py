@@ -1,15 +1,113 @@
-"""`loopdev up`."""
+"""`loopdev up`: build, deploy and follow the project; Ctrl-C leaves the cluster as it is."""
 
 from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
-from loopdev.errors import NotImplementedYet
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def session_options(fn: F) -> F:
+    """Options `up` and `ci` share."""
+    fn = click.option(
+        "--output",
+        "output",
+        type=click.Choice(["plain", "json"]),
+        default=None,
+        help="Event stream format on stdout (default: the dashboard on a terminal, else plain).",
+    )(fn)
+    fn = click.option("--set", "set_values", multiple=True, help="Override a value: a.b=c.")(fn)
+    fn = click.option(
+        "--values", "values_files", multiple=True, type=click.Path(), help="Extra values file."
+    )(fn)
+    return fn
+
+
+def make_presenter(output: str | None) -> Any:
+    from loopdev.output import JsonOutput, PlainOutput, color_enabled
+
+    if output == "json":
+        return JsonOutput(sys.stdout)
+    return PlainOutput(sys.stdout, color=color_enabled(sys.stdout))
+
+
+def open_session(
+    opts: GlobalOptions,
+    command: str,
+    *,
+    presenter: Any,
+    live: bool = True,
+    once: bool = False,
+    set_values: tuple[str, ...] = (),
+    values_files: tuple[str, ...] = (),
+) -> Any:
+    """Load the loopfile, check the context, connect, and assemble a (not yet started) session."""
+    from loopdev.config.load import load_from_options
+    from loopdev.deploy.connect import connect
+    from loopdev.engine.reconciler import SessionOptions
+    from loopdev.engine.session import Session
+
+    config = load_from_options(opts, command=command)
+    kube = connect(config, opts.context)
+    options = SessionOptions(live=live, once=once, set_values=set_values, values_files=values_files)
+    return Session(config, kube, kube.target.context, options=options, presenter=presenter)
 
 
 @click.command("up")
+@session_options
+@click.option("--no-tui", is_flag=True, help="Plain prefixed lines instead of the dashboard.")
+@click.option("--no-live", is_flag=True, help="No live update: every change rebuilds.")
 @pass_options
-def command(opts: GlobalOptions) -> None:
-    """TODO: one-line help for up."""
-    raise NotImplementedYet("up")
+def command(
+    opts: GlobalOptions,
+    output: str | None,
+    set_values: tuple[str, ...],
+    values_files: tuple[str, ...],
+    no_tui: bool,
+    no_live: bool,
+) -> None:
+    """Build, deploy and watch the project until Ctrl-C (resources keep running)."""
+    tui = output is None and not no_tui and sys.stdout.isatty()
+    session = open_session(
+        opts,
+        "up",
+        presenter=None if tui else make_presenter(output),
+        live=not no_live,
+        set_values=set_values,
+        values_files=values_files,
+    )
+    try:
+        if tui:
+            if asyncio.run(_with_dashboard(session)) == "down":
+                _down(session)
+        else:
+            asyncio.run(session.run_forever())
+    except KeyboardInterrupt:
+        click.echo("\nloopdev: stopped; resources keep running (`loopdev down` removes them)")
+    finally:
+        session.ctx.kube.close()
+
+
+async def _with_dashboard(session: Any) -> str:
+    from loopdev.tui.app import run_dashboard
+
+    await session.start()
+    try:
+        return str(await run_dashboard(session.store, session.logs))
+    finally:
+        await session.stop()
+
+
+def _down(session: Any) -> None:
+    from loopdev.deploy.down import describe, tear_down
+
+    cfg = session.ctx.config
+    report = asyncio.run(tear_down(session.ctx.kube, cfg.namespace, cfg.name))
+    click.echo(describe(report, cfg.namespace))

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from loopdev.deploy.diff import ObjectKey, diff_applied, live_object
+from loopdev.render.labels import PROJECT_LABEL, ownership_labels, project_selector
 
-MANAGED_BY = ("app.kubernetes.io/managed-by", "loopdev")
-PROJECT_LABEL = "loopdev.dev/project"
+__all__ = ["PROJECT_LABEL", "ApplyReport", "KubeApi", "apply_objects", "project_selector"]
 
 # Kinds looked at for pruning and `down` besides those rendered now (when the server has them).
 COMMON_KINDS: tuple[tuple[str, str], ...] = (
@@ -52,10 +52,6 @@ class KubeApi(Protocol):
     async def served_kinds(self) -> set[tuple[str, str]]: ...
 
 
-def project_selector(project: str) -> str:
-    return f"{MANAGED_BY[0]}={MANAGED_BY[1]},{PROJECT_LABEL}={project}"
-
-
 @dataclass
 class ApplyReport:
     applied: list[str] = field(default_factory=list)  # "Deployment/web"
@@ -68,7 +64,7 @@ async def ensure_namespace(kube: KubeApi, namespace: str, project: str) -> bool:
     """Create the namespace (labelled as ours, so `down` may remove it) when it is missing."""
     if await kube.get("v1", "Namespace", namespace) is not None:
         return False
-    labels = {MANAGED_BY[0]: MANAGED_BY[1], PROJECT_LABEL: project}
+    labels = ownership_labels(project)
     body = {
         "apiVersion": "v1",
         "kind": "Namespace",

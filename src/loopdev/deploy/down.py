@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from loopdev.deploy.apply import PROJECT_LABEL, KubeApi, known_kinds, list_ours
 from loopdev.deploy.diff import ObjectKey
-from loopdev.errors import DeployError
 
 
 @dataclass
@@ -69,9 +68,4 @@ def describe(report: DownReport, namespace: str) -> str:
     lines = [f"deleted {name}" for name in report.deleted]
     if report.namespace_deleted:
         lines.append(f"deleted Namespace/{namespace}")
-    if report.still_there:
-        raise DeployError(
-            f"still terminating after the timeout: {', '.join(report.still_there)}",
-            hint="run `loopdev down` again, or inspect them with kubectl",
-        )
     return "\n".join(lines)

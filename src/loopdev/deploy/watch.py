@@ -1,0 +1,205 @@
+"""Informers: one list+watch per kind for the project's objects, shared by every reconciler.
+
+Each informer keeps a local copy of its objects, re-lists on 410 Gone, and retries with
+back-off when the API server is unreachable; the cluster watch reports reachability, so the
+state can say "cluster unreachable" and recover by itself when the server returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from loopdev.errors import ClusterUnreachable
+
+log = logging.getLogger(__name__)
+
+WATCHED_KINDS: tuple[tuple[str, str], ...] = (
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("batch/v1", "Job"),
+    ("v1", "Pod"),
+)
+
+ChangeListener = Callable[[str, str, dict[str, Any]], None]  # kind, event type, object
+
+
+class WatchApi(Protocol):
+    async def list(
+        self, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+    ) -> tuple[list[dict[str, Any]], str]: ...
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        label_selector: str,
+        resource_version: str,
+        timeout: int = 240,
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
+
+class WatchExpired(Exception):
+    """The watch's resourceVersion is too old (410 Gone): list again, then watch."""
+
+
+class Backoff:
+    """Exponential back-off with a ceiling; reset after a success."""
+
+    def __init__(self, first: float = 0.2, ceiling: float = 5.0) -> None:
+        self.first, self.ceiling, self.current = first, ceiling, first
+
+    def next(self) -> float:
+        delay, self.current = self.current, min(self.current * 2, self.ceiling)
+        return delay
+
+    def reset(self) -> None:
+        self.current = self.first
+
+
+class Informer:
+    """A local, always-refreshing copy of one kind's objects matching a label selector."""
+
+    def __init__(
+        self,
+        kube: WatchApi,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        selector: str,
+        on_change: ChangeListener,
+        on_health: Callable[[str, str | None], None],
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.kube, self.api_version, self.kind = kube, api_version, kind
+        self.namespace, self.selector = namespace, selector
+        self.objects: dict[str, dict[str, Any]] = {}  # name -> object
+        self.synced = False
+        self._on_change, self._on_health = on_change, on_health
+        self._backoff = backoff or Backoff()
+
+    async def run(self) -> None:
+        """List, then watch from the list's version; forever, surviving any failure."""
+        while True:
+            try:
+                version = await self._relist()
+                self._on_health(self.kind, None)
+                self._backoff.reset()
+                await self._watch(version)
+            except asyncio.CancelledError:
+                raise
+            except ClusterUnreachable as err:
+                self._on_health(self.kind, err.message)
+                await asyncio.sleep(self._backoff.next())
+            except WatchExpired:
+                continue
+            except Exception as err:  # noqa: BLE001 - a broken watch must never end the session
+                log.debug("watch %s failed: %s", self.kind, err)
+                msg = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+                self._on_health(self.kind, f"watch {self.kind} failed: {msg}")
+                await asyncio.sleep(self._backoff.next())
+
+    async def _relist(self) -> str:
+        items, version = await self.kube.list(
+            self.api_version, self.kind, self.namespace, self.selector
+        )
+        fresh = {i["metadata"]["name"]: i for i in items}
+        for name, obj in list(self.objects.items()):
+            if name not in fresh:
+                del self.objects[name]
+                self._on_change(self.kind, "DELETED", obj)
+        for name, obj in fresh.items():
+            if self.objects.get(name) != obj:
+                self.objects[name] = obj
+                self._on_change(self.kind, "MODIFIED", obj)
+        self.synced = True
+        self._on_change(self.kind, "SYNCED", {})
+        return version
+
+    async def _watch(self, version: str) -> None:
+        stream = self.kube.watch(
+            self.api_version, self.kind, self.namespace, self.selector, version
+        )
+        try:
+            async for event in stream:
+                kind, obj = event.get("type", ""), event.get("object") or {}
+                if kind == "BOOKMARK" or not obj.get("metadata"):
+                    continue
+                obj = {"apiVersion": self.api_version, "kind": self.kind, **obj}
+                name = obj["metadata"]["name"]
+                if kind == "DELETED":
+                    self.objects.pop(name, None)
+                else:
+                    self.objects[name] = obj
+                self._on_change(self.kind, kind, obj)
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()  # type: ignore[attr-defined]
+
+
+class ClusterWatch:
+    """The project's workloads and pods, one informer per kind, with reachability."""
+
+    def __init__(
+        self,
+        kube: WatchApi,
+        namespace: str,
+        selector: str,
+        kinds: tuple[tuple[str, str], ...] = WATCHED_KINDS,
+    ) -> None:
+        self._listeners: list[ChangeListener] = []
+        self._health_listeners: list[Callable[[str | None], None]] = []
+        self._failing: dict[str, str] = {}
+        self.informers = {
+            kind: Informer(kube, v, kind, namespace, selector, self._changed, self._health)
+            for v, kind in kinds
+        }
+
+    def subscribe(self, fn: ChangeListener) -> Callable[[], None]:
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn)
+
+    def on_health(self, fn: Callable[[str | None], None]) -> None:
+        """``fn(None)`` when every watch works again, ``fn(reason)`` when one fails."""
+        self._health_listeners.append(fn)
+
+    @property
+    def problem(self) -> str | None:
+        return next(iter(self._failing.values()), None)
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        inf = self.informers.get(kind)
+        return None if inf is None else inf.objects.get(name)
+
+    def pods(self) -> list[dict[str, Any]]:
+        return list(self.informers["Pod"].objects.values())
+
+    @property
+    def synced(self) -> bool:
+        return all(i.synced for i in self.informers.values())
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for inf in self.informers.values():
+                group.create_task(inf.run(), name=f"watch-{inf.kind}")
+
+    def _changed(self, kind: str, event: str, obj: dict[str, Any]) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(kind, event, obj)
+            except Exception:  # noqa: BLE001 - one bad listener must not stop the watch
+                log.exception("watch listener failed")
+
+    def _health(self, kind: str, problem: str | None) -> None:
+        before = self.problem
+        if problem is None:
+            self._failing.pop(kind, None)
+        else:
+            self._failing[kind] = problem
+        if self.problem != before:
+            for fn in list(self._health_listeners):
+                fn(self.problem)

@@ -1,0 +1,206 @@
+"""A running session: the store, the shared cluster watch and every reconciler, together.
+
+``up`` runs a session until Ctrl-C; ``ci`` runs it until every resource is ready, one fails,
+or time runs out. Reconcilers are listed once in ``RECONCILERS`` ("module:Class", built with
+no arguments); a listed module that does not exist yet is skipped, so adding a reconciler is
+one line. The presenter (plain lines, JSON, the dashboard) is passed in and only reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from loopdev.config.model import Loopfile
+from loopdev.deploy.watch import ClusterWatch
+from loopdev.engine import actions as a
+from loopdev.engine.logs import LogStore
+from loopdev.engine.reconciler import Reconciler, SessionContext, SessionOptions
+from loopdev.engine.state import FAILED_STATES, EngineState
+from loopdev.engine.store import Store
+from loopdev.render.labels import project_selector
+
+log = logging.getLogger(__name__)
+
+RECONCILERS: list[str] = [
+    "loopdev.reconcilers.build:BuildReconciler",
+    "loopdev.reconcilers.deploy:DeployReconciler",
+    "loopdev.reconcilers.status:StatusReconciler",
+    "loopdev.reconcilers.logs:LogsReconciler",
+    "loopdev.reconcilers.live_update:LiveUpdateReconciler",
+    "loopdev.reconcilers.portforward:PortForwardReconciler",
+    "loopdev.reconcilers.local:LocalReconciler",
+]
+
+
+class Presenter(Protocol):
+    def attach(self, store: Store, logs: LogStore) -> None: ...
+
+
+def load_reconcilers(paths: Sequence[str] = ()) -> list[Reconciler]:
+    """Instantiate each "module:Class"; skip only modules that have not landed."""
+    out: list[Reconciler] = []
+    for path in paths or RECONCILERS:
+        module_name, _, attr = path.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                log.debug("reconciler %s is not available", module_name)
+                continue
+            raise
+        out.append(getattr(module, attr)())
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    resource: str = ""  # the failing resource ("deploy" when the deploy itself failed)
+    reason: str = ""
+
+
+def ci_verdict(state: EngineState, deployed: bool, deploy_error: str = "") -> Verdict | None:
+    """ok when every resource is ready after a deploy; failed on the first failed resource."""
+    for name in state.order:
+        res = state.resource(name)
+        if res is not None and res.state in FAILED_STATES:
+            return Verdict(False, name, f"{res.state}: {res.reason}")
+    if deploy_error:
+        return Verdict(False, "deploy", deploy_error)
+    if not deployed:
+        return None
+    resources = [state.resource(n) for n in state.order]
+    if all(r is not None and r.state == "ready" for r in resources):
+        return Verdict(True)
+    return None
+
+
+class Session:
+    """Everything one `loopdev up`/`ci` runs; start it, then wait or stop it."""
+
+    def __init__(
+        self,
+        config: Loopfile,
+        kube: Any,
+        kube_context: str,
+        *,
+        options: SessionOptions | None = None,
+        docker: Any = None,
+        reconcilers: Sequence[Reconciler] | None = None,
+        presenter: Presenter | None = None,
+        store: Store | None = None,
+        logs: LogStore | None = None,
+    ) -> None:
+        self.store = store or Store()
+        self.logs = logs or LogStore()
+        self.ctx = SessionContext(
+            config=config,
+            store=self.store,
+            logs=self.logs,
+            kube_context=kube_context,
+            namespace=config.namespace,
+            options=options or SessionOptions(),
+            kube=kube,
+            docker=docker,
+        )
+        self.watch = ClusterWatch(kube, config.namespace, project_selector(config.name))
+        self.ctx.shared["cluster"] = self.watch
+        self.reconcilers = list(reconcilers) if reconcilers is not None else load_reconcilers()
+        self.presenter = presenter
+        self._tasks: list[asyncio.Task[None]] = []
+        self._deployed = False
+        self._deploy_error = ""
+        self._changed = asyncio.Event()
+
+    async def start(self) -> None:
+        if self.presenter is not None:
+            self.presenter.attach(self.store, self.logs)
+        self.store.subscribe(self._observe)
+        cfg = self.ctx.config
+        self.store.dispatch(
+            a.SessionStarted(cfg.name, self.ctx.kube_context, cfg.namespace, cfg.active_profiles)
+        )
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.store.run(), name="store"))
+        self._tasks.append(loop.create_task(self._guard("watch", self.watch.run()), name="watch"))
+        for rec in self.reconcilers:
+            name = getattr(rec, "name", type(rec).__name__)
+            self._tasks.append(loop.create_task(self._guard(name, rec.run(self.ctx)), name=name))
+
+    async def _guard(self, name: str, coro: Any) -> None:
+        """A reconciler that dies is reported, never allowed to end the session."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - report and carry on
+            log.debug("reconciler %s failed", name, exc_info=True)
+            message = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+            self.logs.append("loopdev", f"{name} stopped: {message}", "loopdev")
+            self.ctx.shared.setdefault("crashed", {})[name] = message
+            self._changed.set()
+
+    def _observe(self, state: EngineState, batch: Sequence[a.Action]) -> None:
+        for act in batch:
+            if isinstance(act, a.DeployFinished):
+                self._deployed = self._deployed or not act.error
+                self._deploy_error = act.error if not self._deployed else ""
+        self._changed.set()
+
+    async def stop(self, grace: float = 3.0) -> None:
+        """Cancel everything (reconcilers clean up their processes and forwards)."""
+        for task in reversed(self._tasks):
+            task.cancel()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*self._tasks, return_exceptions=True), timeout=grace
+            )
+        self._tasks.clear()
+
+    async def run_forever(self) -> None:
+        """`loopdev up`: until cancelled (Ctrl-C); the cluster is left as it is."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def run_until_ready(self, timeout: float) -> Verdict:
+        """`loopdev ci`: the first verdict, or a timeout verdict naming what is not ready."""
+        await self.start()
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            while True:
+                verdict = self.verdict()
+                if verdict is not None:
+                    return verdict
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    return self._timed_out(timeout)
+                self._changed.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), min(left, 1.0))
+        finally:
+            await self.stop()
+
+    def verdict(self) -> Verdict | None:
+        crashed = self.ctx.shared.get("crashed") or {}
+        if crashed:
+            name, message = next(iter(crashed.items()))
+            return Verdict(False, name, message)
+        return ci_verdict(self.store.state, self._deployed, self._deploy_error)
+
+    def _timed_out(self, timeout: float) -> Verdict:
+        state = self.store.state
+        for name in state.order:
+            res = state.resource(name)
+            if res is not None and res.state != "ready":
+                why = f"not ready after {timeout:.0f}s ({res.state}: {res.reason})"
+                return Verdict(False, name, why)
+        return Verdict(False, "deploy", f"nothing was deployed within {timeout:.0f}s")

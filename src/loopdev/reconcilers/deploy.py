@@ -1,0 +1,162 @@
+"""The deploy reconciler: render with the built references, apply what changed, prune.
+
+Objects come only from ``loopdev.render.render_objects`` (what `loopdev render` prints).
+One deploy runs at a time; requests during a deploy collapse into one more pass. An
+unreachable cluster is retried with back-off; any other failure lands in the resources'
+state and the session carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loopdev.deploy.apply import ApplyReport, apply_objects
+from loopdev.deploy.watch import Backoff
+from loopdev.engine import actions as a
+from loopdev.engine.reconciler import SessionContext
+from loopdev.engine.state import EngineState, ResourceStatus
+from loopdev.errors import ClusterUnreachable, LoopdevError
+from loopdev.render import render_objects
+from loopdev.render.resources import workload_resources
+
+
+def render_for(ctx: SessionContext) -> list[dict[str, Any]]:
+    """The objects to apply now (blocking: run in a thread)."""
+    return render_objects(
+        ctx.config,
+        dict(ctx.image_refs),
+        set_values=ctx.options.set_values,
+        values_files=tuple(Path(v) for v in ctx.options.values_files),
+    )
+
+
+def images_of(objects: Sequence[dict[str, Any]], refs: dict[str, str]) -> set[str]:
+    """Loopfile images whose built reference appears anywhere in these objects."""
+    text = repr(objects)
+    return {name for name, ref in refs.items() if ref and ref in text}
+
+
+class DeployReconciler:
+    name = "deploy"
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self.passes = 0
+
+    async def run(self, ctx: SessionContext) -> None:
+        ctx.store.subscribe(lambda state, batch: self._on_actions(batch))
+        backoff = Backoff(first=0.5, ceiling=10.0)
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.deploy_once(ctx)
+                backoff.reset()
+            except ClusterUnreachable as err:
+                ctx.store.dispatch(a.ClusterReachability(False, err.message))
+                self._mark_workloads(ctx, "cluster-unreachable", err.message)
+                await asyncio.sleep(backoff.next())
+                self._wake.set()
+
+    def _on_actions(self, batch: Sequence[a.Action]) -> None:
+        if any(isinstance(act, a.ImagesBuilt) for act in batch):
+            self._wake.set()
+
+    async def deploy_once(self, ctx: SessionContext) -> ApplyReport | None:
+        """One render + apply + prune pass; failures other than reachability land in state."""
+        self.passes += 1
+        try:
+            objects = await asyncio.to_thread(render_for, ctx)
+            workloads = workload_resources(ctx.config, objects)
+        except LoopdevError as err:
+            self._fail(ctx, err.message)
+            return None
+        self._sync_resources(ctx, objects, workloads)
+        try:
+            report = await apply_objects(ctx.kube, objects, ctx.namespace, ctx.config.name)
+        except ClusterUnreachable:
+            raise
+        except LoopdevError as err:
+            self._fail(ctx, err.message)
+            return None
+        ctx.store.dispatch(a.ClusterReachability(True))
+        ctx.applied = {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
+        ctx.shared["deployed_at"] = {**ctx.shared.get("deployed_at", {}), **self._times(report)}
+        for line in _summary(report):
+            ctx.logs.append("deploy", line, "loopdev")
+        ctx.store.dispatch(a.DeployFinished(tuple(report.applied), tuple(report.pruned)))
+        return report
+
+    def _sync_resources(
+        self, ctx: SessionContext, objects: list[dict[str, Any]], workloads: dict[str, str]
+    ) -> None:
+        """Add a workload resource per rendered workload; drop those no longer rendered."""
+        old = ctx.shared.get("workloads", {})
+        ctx.shared["workloads"] = workloads
+        ctx.shared["resource_images"] = {
+            name: tuple(sorted(images_of(_workload_obj(objects, key), ctx.image_refs)))
+            for name, key in workloads.items()
+        }
+        state = ctx.store.state
+        for name, key in workloads.items():
+            if state.resource(name) is None:
+                shown = tuple(
+                    f"{o['kind']}/{o['metadata']['name']}" for o in _workload_obj(objects, key)
+                )
+                ctx.store.dispatch(a.ResourceAdded(_status(ctx, name, shown)))
+        for name in old:
+            if name not in workloads:
+                ctx.store.dispatch(a.ResourceRemoved(name))
+
+    def _times(self, report: ApplyReport) -> dict[str, float]:
+        now = time.monotonic()
+        return {key.lower(): now for key in report.applied}
+
+    def _fail(self, ctx: SessionContext, message: str) -> None:
+        ctx.logs.append("deploy", f"deploy failed: {message}", "loopdev")
+        self._mark_workloads(ctx, "error", message)
+        if not ctx.shared.get("workloads"):
+            ctx.shared["deploy_error"] = message
+        ctx.store.dispatch(a.DeployFinished(error=message))
+
+    def _mark_workloads(self, ctx: SessionContext, state: str, reason: str) -> None:
+        for name in ctx.shared.get("workloads", {}):
+            ctx.store.dispatch(a.StateChanged(name, state, reason))
+
+
+def _workload_obj(objects: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    kind, _, name = key.partition("/")
+    return [
+        o
+        for o in objects
+        if str(o.get("kind", "")).lower() == kind and o["metadata"]["name"] == name
+    ]
+
+
+def _status(ctx: SessionContext, name: str, objects: tuple[str, ...]) -> ResourceStatus:
+    spec = ctx.config.resources.get(name)
+    return ResourceStatus(
+        name=name,
+        kind="workload",
+        state="deploying",
+        reason="applying",
+        labels=spec.labels if spec else (),
+        depends_on=spec.depends_on if spec else (),
+        objects=objects,
+    )
+
+
+def _summary(report: ApplyReport) -> list[str]:
+    lines = [f"applied {k}" for k in report.applied] + [f"pruned {k}" for k in report.pruned]
+    if report.unchanged and not report.applied:
+        lines.append(f"{len(report.unchanged)} objects unchanged")
+    return lines
+
+
+def current(state: EngineState) -> tuple[str, ...]:
+    """Workload resource names in display order (for ci and tests)."""
+    return tuple(n for n in state.order if (r := state.resource(n)) and r.kind == "workload")
