@@ -10,11 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-# The same label keys render/labels.py puts on every workload pod template.
-RESOURCE_LABEL = "loopdev.dev/resource"
-PROJECT_LABEL = "loopdev.dev/project"
+from loopdev.render.labels import PROJECT_LABEL, RESOURCE_LABEL
+
+__all__ = ["PROJECT_LABEL", "RESOURCE_LABEL", "choose_pod", "is_ready", "resolve_port"]
 
 Pod = Mapping[str, Any]
+
+
+def of_resource(pods: Iterable[Pod], resource: str) -> list[Pod]:
+    """The pods (of a project-wide list) that belong to ``resource``."""
+    return [
+        p
+        for p in pods
+        if ((p.get("metadata") or {}).get("labels") or {}).get(RESOURCE_LABEL) == resource
+    ]
 
 
 def selector(project: str, resource: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from loopdev.adapters.kube_portforward import KubeWire
@@ -20,7 +20,13 @@ from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState, ForwardInfo
 from loopdev.portforward.forwarder import Forwarder, Target
-from loopdev.portforward.pods import PortNotFound, choose_pod, resolve_port, selector
+from loopdev.portforward.pods import (
+    PortNotFound,
+    choose_pod,
+    of_resource,
+    resolve_port,
+    selector,
+)
 
 
 class PortForwardReconciler:
@@ -72,7 +78,7 @@ class PortForwardReconciler:
         """Move every forward of ``res`` to its current Ready pod on each pod change."""
         current: str | None = None
         known: set[str] = set()
-        async for pods in wire.watch_pods(ctx.namespace, selector(ctx.config.name, res.name)):
+        async for pods in self._pod_sets(ctx, wire, res):
             names = {p["metadata"]["name"] for p in pods}
             for gone in known - names:
                 for fwd in fwds:
@@ -90,6 +96,29 @@ class PortForwardReconciler:
                     fwd.set_target(None, problem=str(err))
                     continue
                 fwd.set_target(Target(ctx.namespace, current or "", port))
+
+    async def _pod_sets(
+        self, ctx: SessionContext, wire: Any, res: Resource
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The resource's pods now and after every pod event: from the session's shared
+        cluster watch when there is one (no second watch), else from our own watch."""
+        cluster = ctx.shared.get("cluster")
+        if cluster is None:
+            async for pods in wire.watch_pods(ctx.namespace, selector(ctx.config.name, res.name)):
+                yield pods
+            return
+        changed = asyncio.Event()
+        changed.set()
+        unsubscribe = cluster.subscribe(
+            lambda kind, _event, _obj: changed.set() if kind == "Pod" else None
+        )
+        try:
+            while True:
+                await changed.wait()
+                changed.clear()
+                yield of_resource(cluster.pods(), res.name)
+        finally:
+            unsubscribe()
 
     def _publish_all(
         self, ctx: SessionContext, state: EngineState, batch: Sequence[a.Action]

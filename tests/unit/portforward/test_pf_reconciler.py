@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from pf_fake_server import FakeApi, pod
 from test_pf_forwarder import free_port, get, http_backend, until
@@ -24,9 +25,28 @@ from loopdev.reconcilers.portforward import PortForwardReconciler
 LABELS = {PROJECT_LABEL: "demo", RESOURCE_LABEL: "api"}
 
 
+class SharedCluster:
+    """The session's ClusterWatch surface the reconciler uses: pods() and subscribe()."""
+
+    def __init__(self, api: FakeApi) -> None:
+        self.api = api
+        self.listeners: list[Callable[[str, str, dict[str, Any]], None]] = []
+
+    def pods(self) -> list[dict[str, Any]]:
+        return list(self.api.pods.values())
+
+    def subscribe(self, fn: Callable[[str, str, dict[str, Any]], None]) -> Callable[[], None]:
+        self.listeners.append(fn)
+        return lambda: self.listeners.remove(fn)
+
+    def notify(self) -> None:
+        for fn in self.listeners:
+            fn("Pod", "MODIFIED", {})
+
+
 @contextlib.asynccontextmanager
 async def running(
-    wire: KubeWire, tmp_path: Path, *forwards: PortForward
+    wire: KubeWire, tmp_path: Path, *forwards: PortForward, cluster: SharedCluster | None = None
 ) -> AsyncIterator[tuple[Store, PortForwardReconciler]]:
     cfg = Loopfile(
         path=tmp_path / "loopfile.yaml",
@@ -40,6 +60,8 @@ async def running(
     store = Store()
     store.reduce_now(a.ResourceAdded(ResourceStatus(name="api", kind="workload")))
     ctx = SessionContext(cfg, store, LogStore(), "kind-pf", "default")
+    if cluster is not None:
+        ctx.shared["cluster"] = cluster
     rec = PortForwardReconciler(wire)
     tasks = [asyncio.create_task(store.run()), asyncio.create_task(rec.run(ctx))]
     try:
@@ -109,3 +131,24 @@ async def test_cancel_closes_listener_fast(
         assert s.connect_ex(("127.0.0.1", port)) != 0
     idle[1].close()
     server.close()
+
+
+async def test_uses_the_sessions_shared_pod_watch(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    s1, a1 = await http_backend("one")
+    s2, a2 = await http_backend("two")
+    cluster = SharedCluster(fake_api)
+    fake_api.put(pod("api-1", labels=LABELS), backend=a1)
+    fake_api.put(pod("web-1", labels={**LABELS, RESOURCE_LABEL: "web"}), backend=a2)
+    port = free_port()
+    fwd = PortForward(local=port, remote=8000)
+    async with running(wire, tmp_path, fwd, cluster=cluster) as (store, _):
+        await until(lambda: forward_state(store) == "listening")
+        assert await get(port) == "one"
+        fake_api.delete("api-1")
+        fake_api.put(pod("api-2", created="2024-02-01T00:00:00Z", labels=LABELS), backend=a2)
+        cluster.notify()
+        assert await get(port) == "two"
+    s1.close()
+    s2.close()
