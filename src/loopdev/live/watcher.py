@@ -57,6 +57,7 @@ class SharedWatcher:
         self._warn = warn
         self.plan: WatchPlan | None = None
         self.ready = asyncio.Event()  # set once the watchers are running (tests, benches)
+        self.generation = 0  # bumped on every (re)start of the watchers
 
     async def run(self) -> None:
         """Watch until cancelled, re-planning when the tree's shape or ignore rules change."""
@@ -68,6 +69,8 @@ class SharedWatcher:
             hint = count_dirs_hint(self.plan.dirs)
             if hint:
                 self._warn(hint)
+            self.ready.clear()
+            self.generation += 1
             await self._consume(roots, self.plan)
 
     async def _consume(self, roots: RootSet, plan: WatchPlan) -> None:
