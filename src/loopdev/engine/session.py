@@ -35,6 +35,7 @@ RECONCILERS: list[str] = [
     "loopdev.reconcilers.live_update:LiveUpdateReconciler",
     "loopdev.reconcilers.portforward:PortForwardReconciler",
     "loopdev.reconcilers.local:LocalReconciler",
+    "loopdev.engine.control:ControlReconciler",
 ]
 
 
