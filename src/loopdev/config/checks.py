@@ -137,7 +137,8 @@ def _check_dependencies(data: dict[str, Any], marks: Marks, problems: Problems) 
             deps = _mapping(body).get("dependsOn")
             for path, dep in _strings(deps, (section, name, "dependsOn")):
                 if dep == name:
-                    problems.add_at(marks.value_at(path), path, "depends on itself")
+                    msg = "depends on itself, expected other resources or local commands"
+                    problems.add_at(marks.value_at(path), path, msg)
                 elif dep not in known:
                     expected = f"one of {one_of(known)}" if known else "a resource or local name"
                     msg = f"unknown name '{dep}', expected {expected}"
@@ -199,33 +200,37 @@ def _check_paths(data: dict[str, Any], marks: Marks, problems: Problems, root: P
         if not isinstance(context, str):
             continue
         ctx_path: Path_ = ("images", name, "context")
-        if not _need(root / context, "directory", ctx_path, marks, problems):
+        if not _need(root, context, "directory", ctx_path, marks, problems):
             continue
         dockerfile = image.get("dockerfile", "Dockerfile")
         if isinstance(dockerfile, str):
             where = ("images", name, "dockerfile") if "dockerfile" in image else ctx_path
-            _need(root / context / dockerfile, "file", where, marks, problems)
+            _need(root / context, dockerfile, "file", where, marks, problems)
     deploy = _mapping(data.get("deploy"))
     for key in ("chart", "kustomize"):
         if isinstance(deploy.get(key), str):
-            _need(root / deploy[key], "directory", ("deploy", key), marks, problems)
+            _need(root, deploy[key], "directory", ("deploy", key), marks, problems)
     helm = deploy.get("helm")
     helm_dir = helm.get("chart") if isinstance(helm, dict) else helm
     if isinstance(helm_dir, str):
         at: Path_ = ("deploy", "helm", "chart") if isinstance(helm, dict) else ("deploy", "helm")
-        _need(root / helm_dir, "directory", at, marks, problems)
+        _need(root, helm_dir, "directory", at, marks, problems)
     for path, file in _strings(deploy.get("valuesFiles"), ("deploy", "valuesFiles")):
-        _need(root / file, "file", path, marks, problems)
+        _need(root, file, "file", path, marks, problems)
     for name, local in _mapping(data.get("local")).items():
         workdir = _mapping(local).get("workdir")
         if isinstance(workdir, str):
-            _need(root / workdir, "directory", ("local", name, "workdir"), marks, problems)
+            _need(root, workdir, "directory", ("local", name, "workdir"), marks, problems)
 
 
-def _need(target: Path, kind: str, path: Path_, marks: Marks, problems: Problems) -> bool:
+def _need(
+    base: Path, written: str, kind: str, path: Path_, marks: Marks, problems: Problems
+) -> bool:
+    """Whether ``base/written`` is an existing ``kind``; else a problem naming both forms."""
+    target = base / written
     ok = target.is_dir() if kind == "directory" else target.is_file()
     if not ok:
-        state = "is not a " + kind if target.exists() else "does not exist"
-        msg = f"{str(target)!r} {state}, expected an existing {kind}"
+        state = f"is not a {kind}" if target.exists() else "does not exist"
+        msg = f"{written!r} {state} (looked at {target}), expected an existing {kind}"
         problems.add_at(marks.value_at(path), path, msg)
     return ok

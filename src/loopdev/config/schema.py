@@ -8,6 +8,7 @@ line of the offending key or value.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -41,8 +42,10 @@ _PATTERN_HINTS = {
     "^[^\\s:]+:[0-9]{1,5}$": "host:port, e.g. '127.0.0.1:5432'",
     "^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name (letters, digits, '_')",
     "^[A-Z][A-Za-z0-9]*$": "a Kubernetes kind such as 'Rollout'",
+    "^([A-Za-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$": (
+        "an image repository such as 'api' or 'registry.example.com/team/api' (lowercase)"
+    ),
 }
-_IMAGE_HINT = "an image repository such as 'api' or 'registry.example.com/team/api' (lowercase)"
 _MAX_SHOWN = 12
 
 
@@ -67,7 +70,9 @@ def is_schema_valid(data: Any) -> bool:
 def check_schema(data: Any, marks: Marks, problems: Problems, prefix: Path_ = ()) -> None:
     """Add a located, worded problem for every schema violation in ``data``."""
     errors = list(_validator().iter_errors(data))
-    suggested: set[tuple[Path_, str]] = set()
+    suggested: set[tuple[Path_, str]] = {
+        (prefix + _path(e), "*") for e in errors if e.validator == "dependentRequired"
+    }
     for err in errors:  # unknown keys first, so a typo can silence its "missing key"
         if err.validator == "additionalProperties":
             _unknown_keys(err, marks, problems, prefix, suggested)
@@ -89,8 +94,9 @@ def _unknown_keys(
 ) -> None:
     allowed = sorted(err.schema.get("properties", {}))
     path = prefix + _path(err)
+    patterns = [re.compile(p) for p in err.schema.get("patternProperties", {})]
     for key in err.instance:
-        if key in allowed:
+        if key in allowed or any(p.search(key) for p in patterns):
             continue
         hint = did_you_mean(key, allowed)
         if hint:
@@ -118,7 +124,7 @@ def _report(
             if (path, key) not in suggested:
                 problems.add_at(marks.value_at(path), path, _missing(err, key))
         return
-    if kind == "propertyNames":
+    if "propertyNames" in err.relative_schema_path or "propertyNames" in err.schema_path:
         _bad_key_name(err, marks, problems, path)
         return
     problems.add_at(marks.value_at(path), path, _message(err, hide=is_secret_path(path)))
@@ -144,17 +150,14 @@ def _property_schema(node: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _bad_key_name(err: ValidationError, marks: Marks, problems: Problems, path: Path_) -> None:
-    key = err.instance
-    sub = err.validator_value
-    ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
-    if ref.endswith("imageRepository"):
-        expected = _IMAGE_HINT
+    """A mapping key that is not a valid name (image repository, resource, env var...)."""
+    key = str(err.instance)
+    if err.validator == "pattern":
+        expected = _PATTERN_HINTS.get(err.validator_value, f"text matching {err.validator_value}")
     else:
-        resolved = _validator().evolve(schema=sub)
-        inner = next(iter(resolved.iter_errors(key)), None)
-        expected = _expected(inner) if inner is not None else "a valid name"
+        expected = _expected(err)
     where = path + (key,)
-    problems.add_at(marks.key_at(where), where, f"invalid name, expected {expected}")
+    problems.add_at(marks.key_at(where), where, f"invalid name {key!r}, expected {expected}")
 
 
 def _report_alternatives(
@@ -167,7 +170,8 @@ def _report_alternatives(
     path = prefix + _path(err)
     branches: list[dict[str, Any]] = err.validator_value
     if all(set(b) == {"required"} for b in branches):
-        _exactly_one(err, [b["required"][0] for b in branches], marks, problems, path)
+        if (path, "*") not in suggested:  # a more specific dependentRequired error was given
+            _exactly_one(err, [b["required"][0] for b in branches], marks, problems, path)
         return
     fitting = [i for i, b in enumerate(branches) if _type_fits(_branch_type(b), err.instance)]
     if len(fitting) == 1:

@@ -65,7 +65,7 @@ def parse_yaml(text: str, problems: Problems) -> Document | None:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
-        problems.add_at(_mark(err.problem_mark or err.context_mark), (), _syntax_message(err))
+        problems.add_at(_mark(err.problem_mark or err.context_mark), (), _syntax_message(err, text))
         return None
     except yaml.YAMLError as err:  # pragma: no cover - libyaml reader errors without a mark
         problems.add_at(Mark(1, 1), (), f"invalid YAML: {err}, expected a YAML document")
@@ -80,11 +80,15 @@ def _mark(m: Any) -> Mark:
     return Mark(m.line + 1, m.column + 1) if m is not None else Mark(1, 1)
 
 
-def _syntax_message(err: yaml.MarkedYAMLError) -> str:
+def _syntax_message(err: yaml.MarkedYAMLError, text: str) -> str:
     problem = err.problem or "syntax error"
-    if "\\t" in problem or "'\\t'" in problem or "\t" in problem:
-        return f"invalid YAML: {problem}, expected spaces for indentation (YAML forbids tabs)"
+    mark = err.problem_mark
+    if mark is not None and text[mark.index : mark.index + 1] == "\t":
+        return "invalid YAML: a tab character, expected spaces for indentation (YAML forbids tabs)"
     context = f" {err.context}" if err.context else ""
+    start = err.context_mark
+    if start is not None and mark is not None and start.line != mark.line:
+        context += f" (started at line {start.line + 1})"
     return f"invalid YAML: {problem}{context}, expected well-formed YAML"
 
 
