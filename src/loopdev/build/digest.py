@@ -17,7 +17,7 @@ from loopdev.build.context import Entry, context_patterns, dockerfile_in_context
 from loopdev.build.dockerfile import parse_froms
 from loopdev.build.order import closure, loopfile_bases, topo_order
 from loopdev.config.model import Image, Loopfile
-from loopdev.errors import BuildError
+from loopdev.errors import BuildError, UsageError
 
 TAG_PREFIX = "loopdev-"
 _VERSION = b"loopdev-digest-v1\n"
@@ -115,7 +115,7 @@ def compute_digests(
     all_names = list(config.images)
     unknown = [n for n in (names or ()) if n not in config.images]
     if unknown:
-        raise BuildError(
+        raise UsageError(
             f"no image named {', '.join(unknown)} in {config.path.name}",
             f"images defined: {', '.join(all_names) or '(none)'}",
         )

@@ -11,7 +11,7 @@ import pytest
 
 from loopdev.build import cache as cache_mod
 from loopdev.build.digest import compute_digests, planned_refs
-from loopdev.errors import BuildError
+from loopdev.errors import BuildError, UsageError
 from tests.unit.build.conftest import make_loopfile, write
 
 
@@ -84,7 +84,7 @@ def test_base_image_change_propagates_to_dependents(project: Path) -> None:
 
 def test_selected_names_pull_in_their_bases(project: Path) -> None:
     assert set(compute_digests(cfg(project), ["api"])) == {"api", "base"}
-    with pytest.raises(BuildError, match="no image named nope"):
+    with pytest.raises(UsageError, match="no image named nope"):
         compute_digests(cfg(project), ["nope"])
 
 

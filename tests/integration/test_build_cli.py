@@ -1,0 +1,114 @@
+"""`loopdev build` end to end: output, reuse, and one-line errors with exit code 1."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from click.testing import CliRunner
+
+from loopdev.cli import main_group
+
+pytestmark = pytest.mark.docker
+
+LOOPFILE = """\
+version: v1
+name: clitest
+images:
+  {api}:
+    context: api
+  {web}:
+    context: web
+deploy:
+  manifests: ["k8s/*.yaml"]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str, str]]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException:
+        pytest.skip("Docker engine not reachable")
+    prefix = f"loopdev-it-cli-{uuid.uuid4().hex[:6]}"
+    api, web = f"{prefix}/api", f"{prefix}/web"
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s/cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    for d in ("api", "web"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+        (tmp_path / d / "f.txt").write_text(d)
+    (tmp_path / "loopfile.yaml").write_text(LOOPFILE.format(api=api, web=web))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("LOOPDEV_CACHE_DIR", str(tmp_path / ".." / f"cache-{prefix}"))
+    yield tmp_path, api, web
+    for image in client.images.list(name=f"{prefix}/*"):
+        for tag in image.tags:
+            client.images.remove(tag, force=True)
+    client.close()
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(main_group, ["build", *args], env=env)
+
+
+def test_builds_then_reuses_and_prints_refs(project: tuple[Path, str, str]) -> None:
+    root, api, web = project
+    first = run("-q")
+    assert first.exit_code == 0, first.output
+    assert re.search(rf"^{re.escape(api)}\s+{re.escape(api)}:loopdev-[0-9a-f]{{16}}\s+built in ",
+                     first.stdout, re.M)  # fmt: skip
+    assert re.search(rf"^{re.escape(web)}\s+\S+\s+built in ", first.stdout, re.M)
+
+    second = run(api)
+    assert second.exit_code == 0
+    lines = second.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(api) and " reused in " in lines[0]
+
+    (root / "web/f.txt").write_text("changed")
+    third = run()
+    assert re.search(rf"^{re.escape(web)}\s+\S+\s+built in ", third.stdout, re.M)
+    assert re.search(rf"^{re.escape(api)}\s+\S+\s+reused in ", third.stdout, re.M)
+    assert "Step 1/" in third.stderr  # build output streams unless -q
+
+
+def test_docker_unreachable_is_one_clear_line(project: tuple[Path, str, str]) -> None:
+    res = run(env={"DOCKER_HOST": "unix:///tmp/loopdev-no-docker.sock"})
+    assert res.exit_code == 1
+    assert res.stderr.startswith(
+        "loopdev: cannot connect to Docker at unix:///tmp/loopdev-no-docker.sock; "
+        "is the Docker engine running?"
+    )
+    assert "Traceback" not in res.output
+
+
+def test_context_outside_repository_and_unknown_image(
+    project: tuple[Path, str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root, api, _ = project
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "Dockerfile").write_text("FROM scratch\n")
+    text = (root / "loopfile.yaml").read_text()
+    text = text.replace("    context: api", f"    context: {outside}")
+    (root / "loopfile.yaml").write_text(text)
+    res = run(api)
+    assert res.exit_code == 1
+    assert f"image {api}: context {outside} is outside the repository" in res.stderr
+    assert "Traceback" not in res.output
+    unknown = run("nope")
+    assert unknown.exit_code == 2 and "no image named nope" in unknown.stderr
+
+
+def test_failed_build_exits_1_naming_the_step(project: tuple[Path, str, str]) -> None:
+    root, api, _ = project
+    (root / "api/Dockerfile").write_text("FROM scratch\nCOPY missing.txt /\n")
+    res = run("-q", api)
+    assert res.exit_code == 1
+    assert "image build failed at Step 2/" in res.stderr and "COPY missing.txt" in res.stderr
