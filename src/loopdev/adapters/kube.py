@@ -104,7 +104,7 @@ def _status_message(body: Any) -> str:
     try:
         return str(json.loads(body).get("message", "")) if isinstance(body, str) else ""
     except (ValueError, AttributeError):
-        return body[:300] if isinstance(body, str) else ""
+        return body.strip().splitlines()[0][:300] if isinstance(body, str) and body.strip() else ""
 
 
 class KubeClient:
@@ -228,7 +228,8 @@ class KubeClient:
             found = set()
             for res in self._dynamic().resources.search():
                 verbs = getattr(res, "verbs", None) or ()
-                if "/" not in res.name and "list" in verbs and "delete" in verbs:
+                name = getattr(res, "name", None) or ""
+                if name and "/" not in name and "list" in verbs and "delete" in verbs:
                     found.add((res.group_version, res.kind))
             return found
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -66,8 +67,15 @@ class Verdict:
     reason: str = ""
 
 
-def ci_verdict(state: EngineState, deployed: bool, deploy_error: str = "") -> Verdict | None:
-    """ok when every resource is ready after a deploy; failed on the first failed resource."""
+def ci_verdict(
+    state: EngineState,
+    deployed: bool,
+    deploy_error: str = "",
+    now: float = 0.0,
+    settle: float = 0.0,
+) -> Verdict | None:
+    """ok when every resource has been ready for ``settle`` seconds after a deploy (a container
+    that exits at once is briefly Ready); failed on the first failed resource."""
     for name in state.order:
         res = state.resource(name)
         if res is not None and res.state in FAILED_STATES:
@@ -77,7 +85,7 @@ def ci_verdict(state: EngineState, deployed: bool, deploy_error: str = "") -> Ve
     if not deployed:
         return None
     resources = [state.resource(n) for n in state.order]
-    if all(r is not None and r.state == "ready" for r in resources):
+    if all(r is not None and r.state == "ready" and now - r.since >= settle for r in resources):
         return Verdict(True)
     return None
 
@@ -118,6 +126,7 @@ class Session:
         self._deployed = False
         self._deploy_error = ""
         self._changed = asyncio.Event()
+        self.settle = 2.0  # seconds every resource must stay ready before `ci` says ok
 
     async def start(self) -> None:
         if self.presenter is not None:
@@ -186,7 +195,7 @@ class Session:
                     return self._timed_out(timeout)
                 self._changed.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(left, 1.0))
+                    await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
         finally:
             await self.stop()
 
@@ -195,7 +204,8 @@ class Session:
         if crashed:
             name, message = next(iter(crashed.items()))
             return Verdict(False, name, message)
-        return ci_verdict(self.store.state, self._deployed, self._deploy_error)
+        now = time.monotonic()
+        return ci_verdict(self.store.state, self._deployed, self._deploy_error, now, self.settle)
 
     def _timed_out(self, timeout: float) -> Verdict:
         state = self.store.state

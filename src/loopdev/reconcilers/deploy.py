@@ -9,8 +9,9 @@ state and the session carries on.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,23 @@ def images_of(objects: Sequence[dict[str, Any]], refs: dict[str, str]) -> set[st
     return {name for name, ref in refs.items() if ref and ref in text}
 
 
+def touches_deploy(ctx: SessionContext, paths: Iterable[str]) -> bool:
+    """Does a changed file feed the renderer (chart, manifests, values)? Then redeploy."""
+    cfg = ctx.config
+    dirs = [cfg.deploy.source] if cfg.deploy.source is not None else []
+    files = {*cfg.deploy.values_files, *(Path(v) for v in ctx.options.values_files)}
+    files = {f if f.is_absolute() else cfg.root / f for f in files}
+    for raw in paths:
+        path = Path(raw)
+        if path in files or any(path.is_relative_to(d) for d in dirs):
+            return True
+        if path.is_relative_to(cfg.root):
+            rel = path.relative_to(cfg.root).as_posix()
+            if any(fnmatch.fnmatch(rel, pattern) for pattern in cfg.deploy.manifests):
+                return True
+    return False
+
+
 class DeployReconciler:
     name = "deploy"
 
@@ -48,7 +66,7 @@ class DeployReconciler:
         self.passes = 0
 
     async def run(self, ctx: SessionContext) -> None:
-        ctx.store.subscribe(lambda state, batch: self._on_actions(batch))
+        ctx.store.subscribe(lambda state, batch: self._on_actions(ctx, batch))
         backoff = Backoff(first=0.5, ceiling=10.0)
         while True:
             await self._wake.wait()
@@ -62,9 +80,14 @@ class DeployReconciler:
                 await asyncio.sleep(backoff.next())
                 self._wake.set()
 
-    def _on_actions(self, batch: Sequence[a.Action]) -> None:
-        if any(isinstance(act, a.ImagesBuilt) for act in batch):
-            self._wake.set()
+    def _on_actions(self, ctx: SessionContext, batch: Sequence[a.Action]) -> None:
+        for act in batch:
+            if isinstance(act, a.ImagesBuilt) or (
+                isinstance(act, a.FilesChanged)
+                and self.passes
+                and touches_deploy(ctx, act.changed | act.deleted)
+            ):
+                self._wake.set()
 
     async def deploy_once(self, ctx: SessionContext) -> ApplyReport | None:
         """One render + apply + prune pass; failures other than reachability land in state."""
@@ -84,8 +107,9 @@ class DeployReconciler:
             self._fail(ctx, err.message)
             return None
         ctx.store.dispatch(a.ClusterReachability(True))
+        ctx.shared["tracked"] = workloads
         ctx.applied = {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
-        ctx.shared["deployed_at"] = {**ctx.shared.get("deployed_at", {}), **self._times(report)}
+        ctx.shared["deployed_at"] = {**ctx.shared.get("deployed_at", {}), **_times(report)}
         for line in _summary(report):
             ctx.logs.append("deploy", line, "loopdev")
         ctx.store.dispatch(a.DeployFinished(tuple(report.applied), tuple(report.pruned)))
@@ -112,10 +136,6 @@ class DeployReconciler:
             if name not in workloads:
                 ctx.store.dispatch(a.ResourceRemoved(name))
 
-    def _times(self, report: ApplyReport) -> dict[str, float]:
-        now = time.monotonic()
-        return {key.lower(): now for key in report.applied}
-
     def _fail(self, ctx: SessionContext, message: str) -> None:
         ctx.logs.append("deploy", f"deploy failed: {message}", "loopdev")
         self._mark_workloads(ctx, "error", message)
@@ -126,6 +146,11 @@ class DeployReconciler:
     def _mark_workloads(self, ctx: SessionContext, state: str, reason: str) -> None:
         for name in ctx.shared.get("workloads", {}):
             ctx.store.dispatch(a.StateChanged(name, state, reason))
+
+
+def _times(report: ApplyReport) -> dict[str, float]:
+    now = time.monotonic()
+    return {key.lower(): now for key in report.applied}
 
 
 def _workload_obj(objects: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:

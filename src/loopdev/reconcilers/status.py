@@ -68,6 +68,7 @@ class StatusReconciler:
         self._unready_since: dict[str, float] = {}
         self._crash_logs: dict[tuple[str, str, int], list[str]] = {}
         self._fetching: set[tuple[str, str, int]] = set()
+        self._fetches: set[asyncio.Task[None]] = set()
 
     async def run(self, ctx: SessionContext) -> None:
         watch = cluster_watch(ctx)
@@ -100,7 +101,7 @@ class StatusReconciler:
             return
         pods = pods_by_resource(watch.pods())
         deployed_at: dict[str, float] = ctx.shared.get("deployed_at", {})
-        for name, key in ctx.shared.get("workloads", {}).items():
+        for name, key in ctx.shared.get("tracked", {}).items():
             kind, _, obj_name = key.partition("/")
             if kind not in KIND_BY_KEY:
                 self._publish(ctx, name, Classified("ready", f"{kind} applied (not tracked)"))
@@ -111,7 +112,10 @@ class StatusReconciler:
             started = self._started(name, got, deployed_at.get(key))
             got = with_timeout(got, started, self._mono(), ctx.config.deploy.rollout_timeout)
             if got.crashing is not None:
-                got = self._with_crash_log(ctx, name, got, pods.get(name, []))
+                with_log = self._with_crash_log(ctx, name, got, pods.get(name, []))
+                if with_log is None:
+                    continue  # publish once the previous log is here (a moment)
+                got = with_log
             self._publish(ctx, name, got)
 
     def _started(self, name: str, got: Classified, deployed: float | None) -> float | None:
@@ -133,7 +137,8 @@ class StatusReconciler:
 
     def _with_crash_log(
         self, ctx: SessionContext, name: str, got: Classified, pods: list[dict[str, Any]]
-    ) -> Classified:
+    ) -> Classified | None:
+        """The crash state with the crashed instance's last lines; None while fetching them."""
         pod, container = got.crashing or ("", "")
         restarts = _restart_count(pods, pod, container)
         key = (pod, container, restarts)
@@ -141,8 +146,10 @@ class StatusReconciler:
         if lines is None:
             if key not in self._fetching:
                 self._fetching.add(key)
-                asyncio.get_running_loop().create_task(self._fetch(ctx, name, key))
-            return got
+                task = asyncio.get_running_loop().create_task(self._fetch(ctx, name, key))
+                self._fetches.add(task)
+                task.add_done_callback(self._fetches.discard)
+            return None
         tail = " | ".join(line.strip() for line in lines[-SHOWN_CRASH_LINES:] if line.strip())
         return replace(got, reason=f"{got.reason}; last log: {tail}" if tail else got.reason)
 
