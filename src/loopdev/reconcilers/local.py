@@ -22,7 +22,7 @@ from loopdev.local.runner import LocalRunner
 class LocalReconciler:
     name = "local"
 
-    def __init__(self, grace: float = 1.5) -> None:
+    def __init__(self, grace: float = 1.2) -> None:  # Ctrl-C must finish within 2 s
         self._grace = grace
         self.runners: dict[str, LocalRunner] = {}
 

@@ -53,7 +53,9 @@ class PortForwardReconciler:
                 tasks += [asyncio.create_task(f.serve()) for f in fwds]
                 tasks.append(asyncio.create_task(self._follow(ctx, wire, res, fwds)))
             self._publish_all(ctx, ctx.store.state, ())
-            await asyncio.gather(*tasks)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # surface a crash to the session (it reports it)
         finally:
             for task in tasks:
                 task.cancel()

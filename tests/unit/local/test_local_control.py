@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import MappingProxyType
 
+from loopdev.config.model import Deploy, Loopfile
 from loopdev.engine import actions as a
-from loopdev.engine.control import handle_request, keyboard_targets, socket_path
+from loopdev.engine.control import handle_request, keyboard_targets, read_keyboard, socket_path
+from loopdev.engine.logs import LogStore
+from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState, ResourceStatus
+from loopdev.engine.store import Store
 
 
 def _state() -> EngineState:
@@ -52,3 +57,20 @@ def test_socket_path_differs_per_loopfile_and_is_short(tmp_path: Path) -> None:
     two = socket_path("shop", tmp_path / "b" / "loopfile.yaml")
     assert one != two and one.parent == two.parent
     assert one.name.startswith("shop-") and len(str(one)) < 100
+
+
+async def test_read_keyboard_dispatches_triggers(tmp_path: Path) -> None:
+    store = Store(_state())
+    seen: list[a.Action] = []
+    store.subscribe(lambda _state, batch: seen.extend(batch))
+    cfg = Loopfile(tmp_path / "l.yaml", tmp_path, "shop", "default", {}, Deploy(kind="manifests"))
+    ctx = SessionContext(cfg, store, LogStore(), "kind-x", "default")
+    reader = asyncio.StreamReader()
+    reader.feed_data(b"\ngen\nnope\n")
+    reader.feed_eof()
+    runner = asyncio.create_task(store.run())
+    await read_keyboard(ctx, reader)
+    await store.settled()
+    runner.cancel()
+    assert seen == [a.TriggerRequested("api"), a.TriggerRequested("gen")]
+    assert ctx.logs.tail("loopdev", 1)[0].startswith("no resource named 'nope'")
