@@ -136,8 +136,7 @@ class Dashboard(App[Exit]):
         width = self.size.width or 80
         self.table.show(vm.rows(state, now, width), vm.columns_for_width(width))
         self.title, self.sub_title = vm.header(state)
-        text, style = vm.status_line(state)
-        self._status.update(Text(text, style=style))
+        self._set(self._status, Text(*vm.status_line(state)))
         self._name_width = max((len(n) for n in state.order), default=0)
         self.log_pane.set_colors(state.order)
         self._update_log_title()
@@ -159,7 +158,14 @@ class Dashboard(App[Exit]):
         if self.log_query:
             parts.append(f'filter "{self.log_query}"')
         parts.append("following" if self.follow else "paused (f to follow)")
-        self._logtitle.update(" · ".join(parts))
+        self._set(self._logtitle, Text(" · ".join(parts)))
+
+    @staticmethod
+    def _set(widget: Static, text: Text) -> None:
+        """Update a one-line Static only when its content changed (an update re-lays out)."""
+        if getattr(widget, "_shown_text", None) != text:
+            widget._shown_text = text  # type: ignore[attr-defined]
+            widget.update(text)
 
     # --- commands -----------------------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
