@@ -5,6 +5,7 @@ Only called once the schema and semantic checks passed, so it may assume the sha
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ def build_model(
     )
 
 
+def _abs(base: Path, relative: str | Path) -> Path:
+    """``base/relative`` normalised without touching the disk (``resolve`` stats every part)."""
+    return Path(os.path.normpath(base / relative))
+
+
 def _text(value: Any) -> str:
     """Scalars as the strings Docker and processes receive (booleans as true/false)."""
     if isinstance(value, bool):
@@ -55,12 +61,12 @@ def _text(value: Any) -> str:
 
 
 def _image(name: str, raw: dict[str, Any], root: Path) -> Image:
-    context = (root / raw["context"]).resolve()
+    context = _abs(root, raw["context"])
     live = raw.get("live")
     return Image(
         name=name,
         context=context,
-        dockerfile=(context / raw.get("dockerfile", "Dockerfile")).resolve(),
+        dockerfile=_abs(context, raw.get("dockerfile", "Dockerfile")),
         target=raw.get("target"),
         build_args={k: _text(v) for k, v in raw.get("buildArgs", {}).items()},
         ignore=tuple(raw.get("ignore", ())),
@@ -82,15 +88,15 @@ def _deploy(raw: dict[str, Any], root: Path, project: str) -> Deploy:
     source: Path | None = None
     manifests: tuple[str, ...] = ()
     if "chart" in raw:
-        kind, source = "chart", (root / raw["chart"]).resolve()
+        kind, source = "chart", _abs(root, raw["chart"])
     elif "manifests" in raw:
         kind, manifests = "manifests", tuple(raw["manifests"])
     elif "kustomize" in raw:
-        kind, source = "kustomize", (root / raw["kustomize"]).resolve()
+        kind, source = "kustomize", _abs(root, raw["kustomize"])
     else:
         kind, helm = "helm", raw["helm"]
         chart = helm["chart"] if isinstance(helm, dict) else helm
-        source = (root / chart).resolve()
+        source = _abs(root, chart)
         if isinstance(helm, dict):
             release = helm.get("release", release)
     return Deploy(
@@ -99,7 +105,7 @@ def _deploy(raw: dict[str, Any], root: Path, project: str) -> Deploy:
         manifests=manifests,
         release=release or project,
         values=raw.get("values", {}),
-        values_files=tuple((root / f).resolve() for f in raw.get("valuesFiles", ())),
+        values_files=tuple(_abs(root, f) for f in raw.get("valuesFiles", ())),
         image_paths=tuple(ImagePath(p["kind"], p["path"]) for p in raw.get("imagePaths", ())),
         rollout_timeout=float(raw.get("rolloutTimeout", 300)),
     )
@@ -133,11 +139,21 @@ def _local(name: str, raw: dict[str, Any], root: Path) -> LocalCommand:
         serve=raw.get("serve"),
         deps=tuple(raw.get("deps", ())),
         env={k: _text(v) for k, v in raw.get("env", {}).items()},
-        workdir=(root / raw.get("workdir", ".")).resolve(),
-        readiness=Probe(**{k: probe[k] for k in probe}) if probe else None,
+        workdir=_abs(root, raw.get("workdir", ".")),
+        readiness=_probe(probe) if probe else None,
         depends_on=tuple(raw.get("dependsOn", ())),
         trigger=raw.get("trigger", "auto"),
         labels=tuple(raw.get("labels", ())),
+    )
+
+
+def _probe(raw: dict[str, Any]) -> Probe:
+    return Probe(
+        http=raw.get("http"),
+        tcp=raw.get("tcp"),
+        exec=raw.get("exec"),
+        period=float(raw.get("period", 1.0)),
+        timeout=float(raw.get("timeout", 1.0)),
     )
 
 

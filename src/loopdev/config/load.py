@@ -74,7 +74,7 @@ def resolve_loopfile(
     _refuse_newer(data, doc.marks if doc else Marks(), problems)
     data = versions.upgrade(data)
     marks = doc.marks if doc else Marks()
-    check_schema(data, marks, problems)
+    check_schema(data, marks, problems)  # profiles included: merging valid parts stays valid
     check_profiles(data, marks, problems)
     defined = defined_profiles(data)
     active = select_profiles(
@@ -88,8 +88,6 @@ def resolve_loopfile(
                 {**effective, "profiles": defined}, effective_marks, name
             )
             effective.pop("profiles", None)
-    if active:
-        check_schema(effective, effective_marks, problems)
     check_effective(effective, effective_marks, problems, path.parent)
     problems.raise_if_any()
     model = build_model(effective, path, tuple(defined), active)

@@ -70,16 +70,7 @@ def select_profiles(
 def apply_profile(data: dict[str, Any], marks: Marks, name: str) -> tuple[dict[str, Any], Marks]:
     """``data`` with profile ``name`` merged over it, and marks pointing into the profile."""
     overlay = {k: v for k, v in data["profiles"][name].items() if k != "activation"}
-    merged = merge(data, overlay, ())
-    out = Marks(dict(marks.values), dict(marks.keys))
-    profile_marks = marks.rebased(("profiles", name))
-    for path, mark in profile_marks.values.items():
-        if path and path[0] != "activation":
-            out.values[path] = mark
-    for path, mark in profile_marks.keys.items():
-        if path and path[0] != "activation":
-            out.keys[path] = mark
-    return merged, out
+    return merge(data, overlay, ()), marks.overlay(marks, ("profiles", name))
 
 
 def merge(base: Any, overlay: Any, path: tuple[str, ...]) -> Any:

@@ -46,7 +46,9 @@ _PATTERN_HINTS = {
         "an image repository such as 'api' or 'registry.example.com/team/api' (lowercase)"
     ),
 }
-_MAX_SHOWN = 12
+_NOT_VALIDATED = {"$defs", "description", "title", "$comment", "examples", "default"}
+_SCHEMA_MAPS = {"properties", "patternProperties", "dependentSchemas"}
+_LITERALS = {"enum", "const", "required", "dependentRequired"}
 
 
 @cache
@@ -59,7 +61,42 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
+    """A validator over the schema with every ``$ref`` inlined.
+
+    Why: resolving ``$ref`` costs jsonschema about half of a validation run, and the schema
+    has no recursion, so inlining once gives an equivalent schema that validates twice as fast.
+    """
+    return Draft202012Validator(inline_refs(schema()))
+
+
+def inline_refs(root: dict[str, Any]) -> dict[str, Any]:
+    """``root`` with each local ``$ref`` replaced by its target (``allOf`` when keys collide).
+
+    Annotations (descriptions, titles) are dropped: they never change a verdict.
+    """
+    defs = root.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _SCHEMA_MAPS:  # name -> subschema: names are data, never annotations
+                out[key] = {name: walk(sub) for name, sub in value.items()}
+            elif key in _LITERALS:
+                out[key] = value
+            elif key not in _NOT_VALIDATED:
+                out[key] = walk(value)
+        ref = out.pop("$ref", None)
+        if ref is None:
+            return out
+        target = walk(defs[ref.rsplit("/", 1)[-1]])
+        return {"allOf": [target], **out} if target.keys() & out.keys() else {**target, **out}
+
+    inlined: dict[str, Any] = walk(root)
+    return inlined
 
 
 def is_schema_valid(data: Any) -> bool:

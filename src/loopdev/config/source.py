@@ -15,43 +15,53 @@ import yaml
 from loopdev.config.problems import Mark, Path_, Problems
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_SCALARS = {
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-}
 _constructor = yaml.constructor.SafeConstructor()
+# Called directly: SafeConstructor.construct_object would cache every node it ever saw.
+_SCALARS: dict[str, Any] = {
+    "tag:yaml.org,2002:null": _constructor.construct_yaml_null,
+    "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
+}
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 @dataclass
 class Marks:
-    """Where each value (``values``) and each mapping key (``keys``) starts: path -> mark."""
+    """Where each value (``values``) and each mapping key (``keys``) starts: path -> mark.
 
-    values: dict[Path_, Mark] = field(default_factory=dict)
-    keys: dict[Path_, Mark] = field(default_factory=dict)
+    ``layers`` are overlays (a profile's marks under its prefix), consulted newest first, so
+    applying a profile costs O(1) instead of copying every mark of the file.
+    """
+
+    values: dict[Path_, Any] = field(default_factory=dict)  # Mark, or a yaml mark (lazy)
+    keys: dict[Path_, Any] = field(default_factory=dict)
+    layers: tuple[tuple[Marks, Path_], ...] = ()
+
+    def overlay(self, source: Marks, prefix: Path_) -> Marks:
+        """These marks with ``source``'s marks under ``prefix`` taking precedence."""
+        return Marks(self.values, self.keys, (*self.layers, (source, prefix)))
+
+    def _exact(self, table: str, path: Path_) -> Mark | None:
+        for source, prefix in reversed(self.layers):
+            found = getattr(source, table).get(prefix + path) if path else None
+            if found is not None:
+                return _mark(found)
+        result = getattr(self, table).get(path)
+        return None if result is None else _mark(result)
 
     def value_at(self, path: Path_) -> Mark:
         """The mark of the deepest node on ``path`` that exists (the document start at worst)."""
         for end in range(len(path), -1, -1):
-            mark = self.values.get(path[:end])
+            mark = self._exact("values", path[:end])
             if mark is not None:
                 return mark
         return Mark(1, 1)
 
     def key_at(self, path: Path_) -> Mark:
         """The mark of the key that introduces ``path``, else of its value."""
-        return self.keys.get(path) or self.value_at(path)
-
-    def rebased(self, prefix: Path_, onto: Path_ = ()) -> Marks:
-        """The marks below ``prefix``, re-rooted at ``onto`` (used to overlay a profile)."""
-        n = len(prefix)
-        out = Marks()
-        for src, dst in ((self.values, out.values), (self.keys, out.keys)):
-            for path, mark in src.items():
-                if path[:n] == prefix and (len(path) > n or src is self.values):
-                    dst[onto + path[n:]] = mark
-        return out
+        return self._exact("keys", path) or self.value_at(path)
 
 
 @dataclass
@@ -77,6 +87,9 @@ def parse_yaml(text: str, problems: Problems) -> Document | None:
 
 
 def _mark(m: Any) -> Mark:
+    """A 1-based Mark from a 0-based yaml mark (stored raw: converting costs, lookups are rare)."""
+    if isinstance(m, Mark):
+        return m
     return Mark(m.line + 1, m.column + 1) if m is not None else Mark(1, 1)
 
 
@@ -93,32 +106,38 @@ def _syntax_message(err: yaml.MarkedYAMLError, text: str) -> str:
 
 
 def _convert(node: yaml.Node, path: Path_, marks: Marks, problems: Problems) -> Any:
-    marks.values[path] = _mark(node.start_mark)
+    marks.values[path] = node.start_mark
+    tag = node.tag
+    if tag == _STR:
+        return node.value
     if isinstance(node, yaml.MappingNode):
         return _convert_mapping(node, path, marks, problems)
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), marks, problems) for i, item in enumerate(node.value)]
-    if node.tag in _SCALARS:
-        return _constructor.construct_object(node)
-    return node.value  # strings, and timestamps etc. kept as the text the user wrote
+    construct = _SCALARS.get(tag)
+    return construct(node) if construct else node.value  # timestamps etc. stay as written
 
 
 def _convert_mapping(
     node: yaml.MappingNode, path: Path_, marks: Marks, problems: Problems
 ) -> dict[str, Any]:
-    _constructor.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
+    if any(k.tag == _MERGE for k, _ in node.value):
+        _constructor.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
     out: dict[str, Any] = {}
     for key_node, value_node in node.value:
-        key_mark = _mark(key_node.start_mark)
+        key_mark = key_node.start_mark
         if not isinstance(key_node, yaml.ScalarNode):
-            problems.add_at(key_mark, path, "a key is a mapping or list, expected a plain name")
+            msg = "a key is a mapping or list, expected a plain name"
+            problems.add_at(_mark(key_mark), path, msg)
             continue
         key = key_node.value
         child = (*path, key)
         if key in out:
-            first = marks.keys[child]
+            first = _mark(marks.keys[child])
             problems.add_at(
-                key_mark, child, f"duplicate key (first at line {first.line}), expected it once"
+                _mark(key_mark),
+                child,
+                f"duplicate key (first at line {first.line}), expected it once",
             )
             continue
         marks.keys[child] = key_mark
