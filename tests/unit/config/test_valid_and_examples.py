@@ -69,3 +69,10 @@ def test_schema_describes_every_property_and_closes_every_object() -> None:
         for key, prop in node.get("patternProperties", {}).items():
             assert prop.get("description"), f"{where}/patternProperties/{key} has no description"
     assert schema()["$id"] and schema()["title"]
+
+
+def test_reference_doc_mentions_every_schema_key() -> None:
+    doc = (REPO / "docs" / "loopfile.md").read_text()
+    keys = {key for _, node in _objects(schema()) for key in node["properties"]}
+    missing = sorted(k for k in keys if f"`{k}`" not in doc)
+    assert not missing, f"docs/loopfile.md does not document: {missing}"
