@@ -306,7 +306,7 @@ def _expected(err: ValidationError) -> str:
         return f"at least {want} item{'s' if want != 1 else ''}"
     if kind == "maxLength":
         return f"at most {want} characters"
-    return err.message
+    return str(err.message)
 
 
 def _kind(value: Any) -> str:
