@@ -7,6 +7,7 @@ import dataclasses
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from loopdev.adapters.kube import KubeClient, resolve_target
 from loopdev.commands.options import GlobalOptions
@@ -100,13 +101,12 @@ def load(path: Path) -> Loopfile:
     return load_from_options(GlobalOptions(file=path), command="up")
 
 
-def make_session(config: Loopfile, context: str, once: bool = False) -> Session:
+def make_session(config: Loopfile, context: str, once: bool = False, docker: Any = None) -> Session:
     """A session with the real kube and Docker adapters and this issue's reconcilers."""
     kube = KubeClient(resolve_target(context))
     reconcilers = load_reconcilers(MINE)
-    return Session(
-        config, kube, context, options=SessionOptions(once=once), reconcilers=reconcilers
-    )
+    options = SessionOptions(once=once)
+    return Session(config, kube, context, options=options, docker=docker, reconcilers=reconcilers)
 
 
 async def wait_state(

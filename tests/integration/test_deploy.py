@@ -94,6 +94,7 @@ async def test_crashing_container_reports_its_last_log_lines(
     app = deployment(command="echo first-words; echo dying-words-$VALUE; exit 3")
     path = write_project(tmp_path, "itcrash", namespace, app=app)
     session = make_session(load(path), kubeconfig_env, once=True)
+    session.settle = 30.0  # never call it ready in the moment before the first exit shows
     verdict = await session.run_until_ready(timeout=60)
     try:
         assert not verdict.ok and verdict.resource == "web"

@@ -1,0 +1,99 @@
+"""`loopdev ci` end to end: the CLI's exit codes, an unchanged second run that makes no build
+and no write call, and proof that what is applied is exactly what `loopdev render` prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from loopdev.adapters.docker import DockerAdapter
+from loopdev.cli import main_group
+from loopdev.deploy.diff import HASH_ANNOTATION, object_hash
+from tests.integration.deploy_support import (
+    deployment,
+    load,
+    make_session,
+    write_project,
+)
+
+pytestmark = pytest.mark.docker
+
+
+def run_cli(args: list[str], kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "loopdev", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_second_ci_makes_no_build_and_no_write_and_applies_what_render_prints(
+    tmp_path: Path, fake_cluster, namespace: str, busybox_image: str, monkeypatch
+) -> None:
+    path = write_project(tmp_path, "itci", namespace)
+    first = run_cli(["-f", str(path), "ci", "--timeout", "60"], fake_cluster.kubeconfig)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "every resource is ready" in first.stdout
+    assert "web" in first.stdout and "ready" in first.stdout
+
+    monkeypatch.setenv("KUBECONFIG", str(fake_cluster.kubeconfig))
+    docker = await DockerAdapter.connect()
+    writes = fake_cluster.write_count()
+    second = make_session(load(path), fake_cluster.context, once=True, docker=docker)
+    verdict = await second.run_until_ready(timeout=60)
+    second.ctx.kube.close()
+    assert verdict.ok, verdict
+    assert docker.build_calls == 0
+    assert fake_cluster.write_count() == writes, [
+        (r.method, r.path) for r in fake_cluster.requests() if r.is_write
+    ][-5:]
+
+    printed = CliRunner().invoke(main_group, ["-f", str(path), "render"], env={})
+    assert printed.exit_code == 0, printed.output
+    rendered = [d for d in yaml.safe_load_all(printed.output) if d]
+    assert {(o["kind"], o["metadata"]["name"]) for o in rendered} == {
+        ("Deployment", "web"),
+        ("ConfigMap", "settings"),
+    }
+    for obj in rendered:
+        group, plural = (
+            ("apps", "deployments") if obj["kind"] == "Deployment" else ("", "configmaps")
+        )
+        live = fake_cluster.get_object(group, plural, namespace, obj["metadata"]["name"])
+        assert live["metadata"]["annotations"][HASH_ANNOTATION] == object_hash(obj)
+
+
+def test_failing_ci_exits_1_with_state_and_events_then_tears_down(
+    tmp_path: Path, fake_cluster, namespace: str, busybox_image: str
+) -> None:
+    app = deployment(image="loopdev-test/no-such-image:404")
+    path = write_project(tmp_path, "itcifail", namespace, app=app)
+    done = run_cli(["-f", str(path), "ci", "--timeout", "60", "--down"], fake_cluster.kubeconfig)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "loopdev: web: image-error" in done.stderr
+    assert "no-such-image" in done.stderr and "event " in done.stderr
+    assert "deleted Deployment/web" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert fake_cluster.get_object("apps", "deployments", namespace, "web") is None
+
+
+def test_remote_context_is_refused_before_any_request(tmp_path: Path, fake_cluster) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    text = fake_cluster.kubeconfig.read_text().replace(fake_cluster.context, "prod-cluster")
+    kubeconfig.write_text(text.replace("127.0.0.1", "prod.example.com"))
+    path = write_project(tmp_path / "p", "itrefuse", "default")
+    requests = len(fake_cluster.requests())
+    done = run_cli(["-f", str(path), "ci"], kubeconfig)
+    assert done.returncode == 2, done.stderr
+    assert "prod-cluster" in done.stderr and "allowContexts" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(fake_cluster.requests()) == requests
