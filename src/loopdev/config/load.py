@@ -23,7 +23,7 @@ from loopdev.config.locate import find_loopfile
 from loopdev.config.model import Loopfile
 from loopdev.config.problems import Mark, Problems
 from loopdev.config.profiles import apply_profile, defined_profiles, select_profiles
-from loopdev.config.schema import check_schema
+from loopdev.config.schema_errors import check_schema
 from loopdev.config.source import Document, Marks, parse_yaml
 from loopdev.errors import ConfigError, ConfigProblem, UsageError
 
