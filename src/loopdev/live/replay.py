@@ -1,0 +1,58 @@
+"""What has been synced into an image's containers since it was built, so a replacement
+pod (crash, eviction, scale-up, ``kubectl delete pod``) can be brought to the same point.
+
+Per image: the latest fate of every synced container path (copied from a local file, or
+deleted), the run steps triggered since the build, and which containers are known to be
+current. A rebuild resets all of it: the new image contains every change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loopdev.config.model import RunStep
+from loopdev.live.planner import SyncPlan
+
+
+@dataclass
+class ImageLedger:
+    paths: dict[str, str | None] = field(default_factory=dict)  # container path -> local|None
+    steps: list[RunStep] = field(default_factory=list)
+    current: set[str] = field(default_factory=set)  # container keys holding every change
+    baseline_taken: bool = False  # containers seen before the first sync need nothing
+
+    def record(self, plan: SyncPlan) -> None:
+        for dest in plan.deletes:
+            self.paths[dest] = None
+            prefix = dest.rstrip("/") + "/"
+            for p in [p for p in self.paths if p.startswith(prefix)]:
+                self.paths[p] = None
+        for local, dest in plan.copies:
+            self.paths[dest] = local
+        for step in plan.run_steps:
+            if step not in self.steps:
+                self.steps.append(step)
+
+    def replay_plan(self, restart: bool = False) -> SyncPlan | None:
+        """Everything since the build as one plan (None when nothing was synced)."""
+        if not self.paths and not self.steps:
+            return None
+        copies = tuple(sorted((local, dest) for dest, local in self.paths.items() if local))
+        deletes = tuple(sorted(dest for dest, local in self.paths.items() if local is None))
+        return SyncPlan(copies, deletes, tuple(self.steps), restart)
+
+    @property
+    def empty(self) -> bool:
+        return not self.paths and not self.steps
+
+
+class Ledgers:
+    def __init__(self) -> None:
+        self._by_image: dict[str, ImageLedger] = {}
+
+    def get(self, image: str) -> ImageLedger:
+        return self._by_image.setdefault(image, ImageLedger())
+
+    def reset(self, image: str) -> None:
+        """The image was rebuilt: its containers will start from files with every change."""
+        self._by_image.pop(image, None)
