@@ -77,3 +77,17 @@ def test_schema_agrees_with_loader(case: Path) -> None:
         pytest.skip("not a document JSON Schema can see (unparseable or duplicate keys)")
     data = yaml.safe_load(case.read_text())
     assert is_schema_valid(data) is (kind == "semantic")
+
+
+def test_inlined_validator_gives_the_verdicts_of_the_schema_file() -> None:
+    """The fast (``$ref``-inlined) validator judges exactly like the schema as written."""
+    from jsonschema import Draft202012Validator
+
+    from loopdev.config.schema import schema
+
+    plain = Draft202012Validator(schema())
+    docs = [c for c in CASES if parse_header(c)[0] != "yaml"]
+    docs += sorted((INVALID.parent / "valid").glob("*.yaml"))
+    for case in docs:
+        data = yaml.safe_load(case.read_text())
+        assert plain.is_valid(data) is is_schema_valid(data), case.name
