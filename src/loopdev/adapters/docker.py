@@ -22,6 +22,7 @@ import docker
 import docker.errors
 from docker.utils import kwargs_from_env
 from docker.utils.build import PatternMatcher, create_archive, normalize_slashes
+from docker.utils.fnmatch import translate
 
 from loopdev.errors import BuildError, DockerUnavailable
 
@@ -32,6 +33,7 @@ __all__ = [
     "PatternMatcher",
     "create_archive",
     "normalize_slashes",
+    "translate",
 ]
 
 LineSink = Callable[[str], None]
@@ -113,6 +115,7 @@ class DockerAdapter:
         """Build and tag; return the image id. Cancelling the awaiting task ends the build."""
         loop = asyncio.get_running_loop()
         self.build_calls += 1
+
         def emit(line: str) -> None:
             loop.call_soon_threadsafe(on_line, line)
 

@@ -24,7 +24,7 @@ from loopdev.build.context import Entry
 _FORMAT = 1
 _RACY_NS = 1_000_000_000
 _CHUNK = 1 << 20
-_WORKERS = 8
+_WORKERS = 4
 
 Key = tuple[int, int]  # size, mtime_ns
 Table = dict[str, tuple[int, int, str]]
@@ -37,9 +37,19 @@ def cache_root() -> Path:
 
 
 def hash_file(path: str) -> str:
-    """sha256 of a file's content (hex)."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    """sha256 of a file's content (hex): small files in one read, big ones streamed."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        h = hashlib.sha256()
+        while chunk := os.read(fd, _CHUNK):
+            h.update(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def _hash_batch(paths: list[str]) -> list[str]:
+    return [hash_file(p) for p in paths]
 
 
 class HashCache:
@@ -80,10 +90,15 @@ class HashCache:
         base = str(self.context)
         paths = [os.path.join(base, e.path) for e in todo]
         if len(todo) < 16:
-            digests = [hash_file(p) for p in paths]
-        else:
-            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-                digests = list(pool.map(hash_file, paths, chunksize=32))
+            digests = _hash_batch(paths)
+        else:  # a few large batches: one future per file costs more than hashing a small file
+            n = min(_WORKERS, len(paths) // 8)
+            batches = [paths[i::n] for i in range(n)]
+            with ThreadPoolExecutor(max_workers=n) as pool:
+                done = list(pool.map(_hash_batch, batches))
+            digests = [""] * len(paths)
+            for i, result in enumerate(done):
+                digests[i::n] = result
         fresh = time.time_ns() - _RACY_NS
         for e, digest in zip(todo, digests, strict=True):
             out[e.path] = digest

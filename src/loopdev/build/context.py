@@ -9,18 +9,21 @@ stats every entry three times) with one ``os.scandir`` pass that makes the same 
 from __future__ import annotations
 
 import os
+import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from loopdev.adapters.docker import PatternMatcher, normalize_slashes
+from loopdev.adapters.docker import PatternMatcher, normalize_slashes, translate
 
 DOCKERIGNORE = ".dockerignore"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One path the context sends: a regular file, directory or symlink (relative, '/'-joined)."""
+class Entry(NamedTuple):
+    """One path the context sends: a regular file, directory or symlink (relative, '/'-joined).
+
+    A NamedTuple rather than a dataclass: a context has 10^4..10^5 of them, built per digest.
+    """
 
     path: str
     kind: str  # "f" file, "d" directory, "l" symlink, "o" other (fifo, socket: not sent)
@@ -64,32 +67,65 @@ def make_matcher(patterns: list[str], dockerfile_rel: str | None) -> PatternMatc
 
 def list_context(context: Path, patterns: list[str], dockerfile_rel: str | None) -> list[Entry]:
     """Every entry the SDK's tar would contain, sorted by path."""
-    matcher = make_matcher(patterns, dockerfile_rel)
-    exclusions = [p.cleaned_pattern for p in matcher.patterns if p.exclusion]
+    matcher = FastMatcher(make_matcher(patterns, dockerfile_rel))
     out: list[Entry] = []
-    _walk(str(context), "", matcher, exclusions, out)
+    _walk(str(context), "", matcher, out)
     out.sort(key=lambda e: e.path)
     return out
 
 
-def _walk(
-    root: str, rel_dir: str, matcher: PatternMatcher, exclusions: list[str], out: list[Entry]
-) -> None:
+class FastMatcher:
+    """``PatternMatcher.matches`` with regexes compiled once and parent matches per directory.
+
+    Same decisions as the SDK (including its case-insensitive matching: it lower-cases both
+    sides); the SDK's version re-derives all of that for every path.
+    """
+
+    def __init__(self, pm: PatternMatcher) -> None:
+        self.rules = [
+            (re.compile(translate(p.cleaned_pattern.lower())).match, p.exclusion, len(p.dirs))
+            for p in pm.patterns
+        ]
+        self.exclusions = [normalize_slashes(p.cleaned_pattern) for p in pm.patterns if p.exclusion]
+
+    def parent_hits(self, rel_dir: str) -> list[bool]:
+        """Per rule: does it match this directory's first-n-components prefix (SDK rule)?"""
+        dirs = [d for d in rel_dir.lower().split("/") if d and d != "."]
+        return [
+            bool(dirs) and n <= len(dirs) and match("/".join(dirs[:n])) is not None
+            for match, _, n in self.rules
+        ]
+
+    def matches(self, rel: str, parent_hits: list[bool]) -> bool:
+        name = rel.lower()
+        matched = False
+        for (match, exclusion, _), parent in zip(self.rules, parent_hits, strict=True):
+            if parent or match(name) is not None:
+                matched = not exclusion
+        return matched
+
+
+def _walk(root: str, rel_dir: str, matcher: FastMatcher, out: list[Entry]) -> None:
     """Mirror of ``PatternMatcher.walk``: same yield and descend decisions, one lstat each."""
     with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
         entries = list(it)
+    hits = matcher.parent_hits(rel_dir)
+    prefix = f"{rel_dir}/" if rel_dir else ""
     for de in entries:
-        rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
-        excluded = matcher.matches(rel)
+        rel = prefix + de.name
+        excluded = matcher.matches(rel, hits)
         st = de.stat(follow_symlinks=False)
-        is_dir = stat.S_ISDIR(st.st_mode)
+        mode = st.st_mode
         if not excluded:
-            out.append(_entry(root, rel, st))
-        if not is_dir:
+            if stat.S_ISREG(mode):
+                out.append(Entry(rel, "f", mode & 0o7777, st.st_size, st.st_mtime_ns))
+            else:
+                out.append(_entry(root, rel, st))
+        if not stat.S_ISDIR(mode):
             continue
-        if excluded and not any(p.startswith(normalize_slashes(rel)) for p in exclusions):
+        if excluded and not any(p.startswith(normalize_slashes(rel)) for p in matcher.exclusions):
             continue
-        _walk(root, rel, matcher, exclusions, out)
+        _walk(root, rel, matcher, out)
 
 
 def _entry(root: str, rel: str, st: os.stat_result) -> Entry:
