@@ -1,0 +1,196 @@
+"""The session with in-memory ports: what each cycle built, applied and reported."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from loopdev.commands.options import GlobalOptions
+from loopdev.config.load import load_from_options
+from loopdev.engine import actions as a
+from loopdev.engine.session import Session, ci_verdict, load_reconcilers
+from loopdev.engine.state import EngineState, ResourceStatus
+from loopdev.reconcilers.build import BuildReconciler
+from loopdev.reconcilers.deploy import DeployReconciler
+from loopdev.reconcilers.logs import LogsReconciler
+from loopdev.reconcilers.status import StatusReconciler
+from tests.engine.memkube import CountingBuilder, MemKube
+from tests.integration.deploy_support import deployment, write_project
+
+
+def make(
+    tmp_path: Path, kube: MemKube, builder: CountingBuilder, app: str | None = None
+) -> Session:
+    path = write_project(tmp_path, "mem", "memns", app=app)
+    config = load_from_options(GlobalOptions(file=path), command="up")
+    reconcilers = [
+        BuildReconciler(factory=lambda ctx: builder),
+        DeployReconciler(),
+        StatusReconciler(tick=0.05),
+        LogsReconciler(),
+    ]
+    return Session(config, kube, "kind-mem", reconcilers=reconcilers)
+
+
+async def until(session: Session, check, timeout: float = 5.0) -> None:  # noqa: ANN001
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check(session.store.state):
+        assert asyncio.get_running_loop().time() < deadline, session.store.state
+        await asyncio.sleep(0.01)
+
+
+def state_of(name: str):  # noqa: ANN201
+    return lambda s: (s.resource(name) or ResourceStatus(name, "workload")).state
+
+
+async def test_start_builds_once_deploys_and_reaches_ready(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    session.settle = 0.0
+    verdict = await session.run_until_ready(5)
+    assert verdict.ok, verdict
+    assert builder.calls == [(("it-web",), False)]
+    ns = kube.objects[("Namespace", "", "memns")]
+    assert ns["metadata"]["labels"]["loopdev.dev/project"] == "mem"
+    dep = kube.objects[("Deployment", "memns", "web")]
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "it-web:v1"
+    assert kube.writes == 3  # namespace, configmap, deployment
+    state = session.store.state
+    assert state.resource("it-web").build.ref == "it-web:v1"
+    assert (state.resource("web").pods_ready, state.resource("web").objects) == (
+        1,
+        ("Deployment/web",),
+    )
+
+
+async def test_rebuild_request_redeploys_with_the_new_reference(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    await session.start()
+    try:
+        await until(session, lambda s: state_of("web")(s) == "ready")
+        writes = kube.writes
+        session.store.dispatch(a.RebuildRequested(("it-web",), "Dockerfile changed"))
+        await until(
+            session,
+            lambda s: (
+                kube.objects[("Deployment", "memns", "web")]["spec"]["template"]["spec"][
+                    "containers"
+                ][0]["image"]
+                == "it-web:v2"
+            ),
+        )
+        assert builder.calls[-1] == (("it-web",), True)
+        assert kube.writes == writes + 1  # only the deployment changed
+        await until(session, lambda s: state_of("web")(s) == "ready")
+    finally:
+        await session.stop()
+
+
+async def test_burst_of_rebuild_requests_builds_at_most_twice(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder(delay=0.1)
+    session = make(tmp_path, kube, builder)
+    await session.start()
+    try:
+        await until(session, lambda s: state_of("web")(s) == "ready")
+        for _ in range(10):
+            session.store.dispatch(a.RebuildRequested(("it-web",)))
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.5)
+        assert 2 <= len(builder.calls) <= 3  # the start, then one or two merged rebuilds
+    finally:
+        await session.stop()
+
+
+async def test_trigger_with_force_rebuild_on_a_workload_rebuilds_its_images(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    await session.start()
+    try:
+        await until(session, lambda s: state_of("web")(s) == "ready")
+        session.store.dispatch(a.TriggerRequested("web", force_rebuild=True))
+        await until(session, lambda s: len(builder.calls) == 2)
+        assert builder.calls[-1] == (("it-web",), True)
+    finally:
+        await session.stop()
+
+
+async def test_outage_shows_cluster_unreachable_then_recovers(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    await session.start()
+    try:
+        await until(session, lambda s: state_of("web")(s) == "ready")
+        kube.unreachable = True
+        await until(session, lambda s: state_of("web")(s) == "cluster-unreachable")
+        assert not session.store.state.cluster_reachable
+        kube.unreachable = False
+        await until(session, lambda s: state_of("web")(s) == "ready", timeout=10)
+        assert session.store.state.cluster_reachable
+    finally:
+        await session.stop()
+
+
+async def test_crash_loop_fails_ci_with_the_previous_log(tmp_path: Path) -> None:
+    kube, builder = MemKube(ready_pods=False), CountingBuilder()
+    kube.logs["web-g1"] = ["starting", "panic: config missing"]
+    session = make(tmp_path, kube, builder, app=deployment())
+    verdict = await session.run_until_ready(5)
+    assert not verdict.ok and verdict.resource == "web"
+    assert "crashing" in verdict.reason and "panic: config missing" in verdict.reason
+    assert "panic: config missing" in session.logs.tail("web", 5)
+
+
+async def test_render_error_lands_in_state_and_fails_ci(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder, app="kind: [broken\n")
+    verdict = await session.run_until_ready(5)
+    assert not verdict.ok and verdict.resource == "deploy"
+    assert kube.writes == 0
+
+
+async def test_unchanged_second_session_writes_nothing(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    first = make(tmp_path, kube, builder)
+    first.settle = 0.0
+    assert (await first.run_until_ready(5)).ok
+    writes = kube.writes
+    second = make(tmp_path, kube, CountingBuilder())
+    second.settle = 0.0
+    second.reconcilers[0] = BuildReconciler(factory=lambda ctx: _Reuse())
+    assert (await second.run_until_ready(5)).ok
+    assert kube.writes == writes
+
+
+class _Reuse:
+    async def build(self, names=None, force=False):  # noqa: ANN001, ANN201
+        from tests.engine.memkube import Built
+
+        return {n: Built(n, f"{n}:v1", True, 0.0) for n in names or ()}
+
+
+def test_ci_verdict_rules() -> None:
+    def st(**states: str) -> EngineState:
+        resources = {
+            n: ResourceStatus(n, "workload", state=v, since=0.0) for n, v in states.items()
+        }
+        return EngineState(resources=resources, order=tuple(states))
+
+    assert ci_verdict(st(a="ready", b="deploying"), True) is None
+    assert ci_verdict(st(a="ready"), False) is None
+    assert ci_verdict(st(a="ready", b="ready"), True).ok
+    assert ci_verdict(st(a="ready"), True, now=1.0, settle=2.0) is None
+    bad = ci_verdict(st(a="ready", b="image-error"), False)
+    assert bad is not None and not bad.ok and bad.resource == "b"
+    assert not ci_verdict(st(a="pending"), False, deploy_error="boom").ok
+
+
+def test_load_reconcilers_skips_missing_modules_only() -> None:
+    got = load_reconcilers(
+        ["loopdev.reconcilers.deploy:DeployReconciler", "loopdev.reconcilers.nope:Nope"]
+    )
+    assert [type(r).__name__ for r in got] == ["DeployReconciler"]
+    with pytest.raises(AttributeError):
+        load_reconcilers(["loopdev.reconcilers.deploy:Missing"])
