@@ -3,8 +3,8 @@
 ``Chart.yaml``, ``values.yaml``, ``values-<profile>.yaml``, ``templates/*.yaml`` (rendered in
 path order), ``templates/_*.j2`` (macros). The context (``values``, ``chart``, ``release``,
 ``profiles``, ``images``) is set as environment globals so macro files imported without
-context see it too. Compiled templates are cached in memory by source checksum, so the
-re-renders ``loopdev up`` does on every change do not recompile.
+context see it too. Compiled templates are cached by source checksum (``jinja_cache``), so
+neither ``loopdev up``'s re-renders nor a new ``loopdev render`` process recompile.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, pass_context
-from jinja2.bccache import Bucket
+from jinja2 import FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from loopdev.errors import ConfigError, TemplateError
 from loopdev.render.documents import parse_documents
 from loopdev.render.filters import FILTERS, FUNCTIONS, ChartFailure
+from loopdev.render.jinja_cache import shared_cache
 from loopdev.render.template_errors import translate
 from loopdev.render.values import load_values_file
 
@@ -36,27 +36,6 @@ class ChartContext:
     namespace: str
     profiles: tuple[str, ...]
     images: Mapping[str, str]
-
-
-class _MemoryBytecodeCache(BytecodeCache):
-    """Compiled templates by (name, file); Jinja checks the source checksum on load."""
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._store: dict[str, bytes] = {}
-        self._limit = limit
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        data = self._store.get(bucket.key)
-        if data is not None:
-            bucket.bytecode_from_string(data)
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        if len(self._store) >= self._limit:
-            self._store.clear()
-        self._store[bucket.key] = bucket.bytecode_to_string()
-
-
-_BYTECODE = _MemoryBytecodeCache()
 
 
 def read_chart_meta(chart_dir: Path) -> dict[str, Any]:
@@ -126,7 +105,7 @@ def _environment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
-        bytecode_cache=_BYTECODE,
+        bytecode_cache=shared_cache(),
         auto_reload=False,
     )
     env.filters.update(FILTERS)

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from loopdev.errors import TemplateError
-from loopdev.render.yamlio import ManifestLoader
+from loopdev.render.yamlio import ManifestLoader, construct
 
 _SECRET_KIND = re.compile(r"^kind:\s*['\"]?Secret['\"]?\s*$", re.MULTILINE)
 
@@ -31,10 +31,14 @@ def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
             if node is None:
                 continue
             line = node.start_mark.line + 1
-            doc = loader.construct_document(node)
+            doc = construct(loader, node)
             out.extend(_checked(doc, source, line))
     except yaml.YAMLError as err:
         raise _yaml_error(err, text, source) from None
+    except RecursionError:
+        raise TemplateError(
+            f"{source}: rendered YAML nests too deeply (a recursive alias?)"
+        ) from None
     finally:
         loader.dispose()
     return out

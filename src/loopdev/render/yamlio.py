@@ -16,8 +16,30 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+MAX_NODES = 2_000_000  # aliases can multiply a small file ("billion laughs"): stop early
+
+
 class ManifestLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """SafeLoader without the timestamp resolver (dates stay strings)."""
+    """SafeLoader without the timestamp resolver (dates stay strings), with memoised scalar
+    resolution (manifests repeat the same keys and values many times)."""
+
+    _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        key = (value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._resolved) > 100_000:
+                self._resolved.clear()
+            self._resolved[key] = tag
+        return tag  # type: ignore[no-any-return]
 
 
 ManifestLoader.yaml_implicit_resolvers = {
@@ -26,13 +48,78 @@ ManifestLoader.yaml_implicit_resolvers = {
 }
 
 
+def construct(loader: ManifestLoader, node: yaml.Node) -> Any:
+    """Plain data for ``node``: a direct walk for maps, lists and strings (the bulk of any
+    manifest), PyYAML's constructors for everything else (ints, bools, merges, tags).
+    An alias becomes a copy, never a shared object."""
+    budget = [MAX_NODES]
+    return _construct(loader, node, budget)
+
+
+def _construct(loader: ManifestLoader, node: yaml.Node, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise yaml.YAMLError(f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
+    kind, tag = type(node), node.tag
+    if kind is yaml.ScalarNode and tag == _STR:
+        return node.value
+    if kind is yaml.MappingNode and tag == _MAP and all(k.tag != _MERGE for k, _ in node.value):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _construct(loader, key_node, budget)
+            try:
+                out[key] = _construct(loader, value_node, budget)
+            except TypeError:
+                raise yaml.YAMLError(f"unhashable mapping key {key!r}") from None
+        return out
+    if kind is yaml.SequenceNode and tag == _SEQ:
+        return [_construct(loader, item, budget) for item in node.value]
+    return loader.construct_object(node, deep=True)
+
+
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+
 class ManifestDumper(_BaseDumper):  # type: ignore[misc,valid-type]
-    """SafeDumper that writes multi-line strings as ``|`` literal blocks."""
+    """SafeDumper that writes multi-line strings as ``|`` literal blocks and never anchors
+    (a value shared by two objects is written out twice, as the API server would see it).
+
+    Plain dicts, lists and strings take a short path that builds the same nodes the
+    SafeRepresenter would, and scalar tag resolution is memoised: manifests repeat the
+    same keys and values many times, and the representer was most of ``to_yaml``'s time.
+    """
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def represent_data(self, data: Any) -> yaml.Node:
+        kind = type(data)
+        if kind is str:
+            return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+        if kind is dict:
+            pairs = [(self.represent_data(k), self.represent_data(v)) for k, v in data.items()]
+            return yaml.MappingNode(_MAP, pairs, flow_style=False)
+        if kind is list:
+            items = [self.represent_data(item) for item in data]
+            return yaml.SequenceNode(_SEQ, items, flow_style=False)
+        return super().represent_data(data)
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_RESOLVED) > 100_000:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    return dumper.represent_scalar(_STR, value, style=style)
 
 
 ManifestDumper.add_representer(str, _represent_str)
