@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from loopdev.deploy.status import Classified
+from loopdev.reconcilers.deploy import images_of, touches_deploy
+from loopdev.reconcilers.logs import streams_wanted
+from loopdev.reconcilers.status import pods_by_resource, with_timeout
+
+
+def ctx(tmp: Path, source: Path | None = None, manifests: tuple[str, ...] = ()) -> SimpleNamespace:
+    deploy = SimpleNamespace(source=source, manifests=manifests, values_files=(tmp / "v.yaml",))
+    config = SimpleNamespace(root=tmp, deploy=deploy)
+    return SimpleNamespace(config=config, options=SimpleNamespace(values_files=("extra.yaml",)))
+
+
+def test_touches_deploy_for_manifests_chart_and_values(tmp_path: Path) -> None:
+    c = ctx(tmp_path, manifests=("k8s/*.yaml",))
+    assert touches_deploy(c, [str(tmp_path / "k8s/app.yaml")])
+    assert touches_deploy(c, [str(tmp_path / "v.yaml")])
+    assert not touches_deploy(c, [str(tmp_path / "src/main.py")])
+    chart = ctx(tmp_path, source=tmp_path / "chart")
+    assert touches_deploy(chart, [str(tmp_path / "chart/templates/x.yaml")])
+    assert not touches_deploy(chart, [str(tmp_path / "k8s/app.yaml")])
+
+
+def test_images_of_finds_injected_references() -> None:
+    objs = [{"spec": {"containers": [{"image": "api:loopdev-1"}]}}]
+    assert images_of(objs, {"api": "api:loopdev-1", "web": "web:loopdev-2"}) == {"api"}
+
+
+def pod(name: str, resource: str | None, statuses: list[dict], deleting: bool = False) -> dict:
+    meta: dict = {"name": name, "uid": f"u-{name}", "labels": {}}
+    if resource:
+        meta["labels"]["loopdev.dev/resource"] = resource
+    if deleting:
+        meta["deletionTimestamp"] = "2027-01-01T00:00:00Z"
+    return {"metadata": meta, "status": {"containerStatuses": statuses}}
+
+
+def test_streams_follow_started_containers_per_restart() -> None:
+    pods = [
+        pod(
+            "a",
+            "web",
+            [
+                {"name": "main", "restartCount": 2, "state": {"running": {}}},
+                {"name": "side", "state": {"waiting": {"reason": "PodInitializing"}}},
+            ],
+        ),
+        pod("b", None, [{"name": "main", "state": {"running": {}}}]),
+        pod("c", "web", [{"name": "main", "state": {"running": {}}}], deleting=True),
+    ]
+    assert streams_wanted(pods) == {("u-a", "main", 2): ("web", "a", "main")}
+    assert set(pods_by_resource(pods)) == {"web"}
+
+
+def test_rollout_timeout_turns_slow_rollouts_into_errors() -> None:
+    slow = Classified("deploying", "0 of 1 ready")
+    assert with_timeout(slow, started=0.0, now=10.0, limit=300).state == "deploying"
+    late = with_timeout(slow, started=0.0, now=301.0, limit=300)
+    assert late.state == "error" and "300s" in late.reason and "0 of 1 ready" in late.reason
+    crashing = Classified("crashing", "x")
+    assert with_timeout(crashing, 0.0, 1000.0, 300) is crashing
+    assert with_timeout(Classified("ready"), None, 1000.0, 300).state == "ready"
