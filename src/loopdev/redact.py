@@ -136,6 +136,11 @@ class Redactor:
     def add_manifest(self, obj: Mapping[str, Any]) -> None:
         self.add(*secret_values(obj))
 
+    def add_manifests(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """Register every secret a rendered object list carries (call before applying it)."""
+        for obj in objects:
+            self.add_manifest(obj)
+
     def add_env(self, env: Mapping[str, str]) -> None:
         self.add(*(v for k, v in env.items() if is_secret_name(k)))
 

@@ -95,7 +95,7 @@ async def _screenshot(path: str) -> None:
     REDACTOR.add(SECRET)
     store, logs = example_store()
     app = Dashboard(store, logs, clock=clock)
-    async with app.run_test(size=(120, 32)) as pilot:
+    async with app.run_test(size=(132, 32)) as pilot:
         await pilot.pause()
         svg = app.export_screenshot(title="loopdev up — examples/hello")
     with open(path, "w", encoding="utf-8") as fh:

@@ -33,7 +33,7 @@ def test_narrow_rows_fit_80_columns() -> None:
     }
     assert cells["worker"]["state"] == "crashing: Crash… (12s)"
     assert cells["worker"]["pods"] == "0/1 ↻4"
-    assert cells["api"]["build"].startswith("⏳ Step 4/7")
+    assert cells["api"]["build"].startswith("» Step 4/7")
     room = vm.budgets(80)
     # content + 2 cells of padding per column stays within the terminal
     assert sum(room[c.key] + 2 for c in vm.columns_for_width(80)) <= 80

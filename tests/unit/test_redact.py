@@ -99,3 +99,9 @@ def test_redactor_env_registration() -> None:
     r = Redactor()
     r.add_env({"SESSION_SECRET": "very-secret-value", "PORT": "8080"})
     assert r.scrub("value very-secret-value port 8080") == f"value {MASK} port 8080"
+
+
+def test_redactor_registers_a_rendered_object_list() -> None:
+    r = Redactor()
+    r.add_manifests([DEPLOY, SECRET])
+    assert r.scrub("sk-live-abc tok-123456 hunter2-db") == f"{MASK} {MASK} {MASK}"

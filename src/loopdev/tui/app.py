@@ -38,7 +38,7 @@ class Dashboard(App[Exit]):
     #resources { height: auto; max-height: 45%; overflow-x: hidden; }
     #status, #logtitle { height: 1; padding: 0 1; }
     #logtitle { background: $boost; }
-    #logs { height: 1fr; }
+    #logs { height: 1fr; overflow: auto auto; }
     #filter { dock: bottom; display: none; }
     #filter.visible { display: block; }
     HelpScreen, ConfirmScreen { align: center middle; }

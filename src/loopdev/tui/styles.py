@@ -8,7 +8,16 @@ _IN_PROGRESS = frozenset({"building", "deploying", "updating"})
 _WARNING = frozenset({"probe-failing", "cluster-unreachable"})
 
 # Rich style names; the dashboard drops them all under NO_COLOR.
-RESOURCE_PALETTE = ("cyan", "magenta", "blue", "green", "yellow", "bright_cyan", "bright_magenta")
+# No reds, greens or yellows: those mean failing, ready and busy.
+RESOURCE_PALETTE = (
+    "cyan",
+    "dodger_blue1",
+    "medium_purple1",
+    "turquoise2",
+    "light_slate_blue",
+    "sky_blue1",
+    "plum2",
+)
 
 
 def state_style(state: str) -> str:

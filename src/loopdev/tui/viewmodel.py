@@ -110,7 +110,7 @@ def build_cell(res: ResourceStatus, limit: int, wide: bool) -> Cell:
     if b is None:
         return Cell("-", "dim")
     if b.step:
-        return Cell(truncate(f"⏳ {scrub(b.step)}", limit), "yellow")
+        return Cell(truncate(f"» {scrub(b.step)}", limit), "yellow")
     if not b.ref:
         return Cell("-", "dim")
     tag = b.ref if wide else b.ref.rsplit(":", 1)[-1]
