@@ -1,0 +1,104 @@
+"""YAML in and out: round trips of awkward strings, aliases, merges, the compiled-template cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from jinja2 import DictLoader, Environment
+
+from loopdev.errors import TemplateError
+from loopdev.render.documents import parse_documents
+from loopdev.render.jinja_cache import CodeCache
+from loopdev.render.yamlout import to_yaml
+
+AWKWARD = [
+    "yes", "no", "on", "off", "y", "n", "true", "False", "null", "~", "", " ", " lead",
+    "trail ", "a: b", "a #b", "#x", "- x", "? x", ": x", "1e3", "0x1F", "017", "1:20",
+    "1_000", ".inf", "-.inf", ".nan", "NaN", "123", "1.0", "+1", "2024-01-01",
+    "2024-01-01T10:00:00Z", "multi\nline", "multi\nline\n", "trailing space \nline",
+    "\tleading tab", "ünï ✓", "'single", '"double', "*star", "&amp", "!bang", "%pct",
+    "@at", "`tick", "{x}", "[x]", "=", "<<", "back\\slash", "line\n\n\nbreaks\n",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", AWKWARD)
+def test_strings_round_trip_through_any_yaml_reader(value: str) -> None:
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x"},
+        "data": {value: value},
+    }
+    text = to_yaml([obj])
+    assert yaml.safe_load(text) == obj  # a stock reader, timestamps and all
+    assert parse_documents(text, "t") == [obj]
+
+
+def test_scalars_keep_their_types() -> None:
+    obj = {
+        "apiVersion": "v1",
+        "kind": "X",
+        "metadata": {"name": "x"},
+        "spec": {"i": 3, "neg": -1, "f": 1.5, "t": True, "n": None, "e": {}, "l": [], "big": 2**40},
+    }
+    assert parse_documents(to_yaml([obj]), "t") == [obj]
+
+
+def test_loading_dates_stay_text_and_merges_and_aliases_work() -> None:
+    text = (
+        "apiVersion: v1\nkind: X\nmetadata: &m {name: a}\n"
+        "spec:\n  since: 2024-01-01\n  base: &b {x: 1, y: 2}\n"
+        "  over:\n    <<: *b\n    y: 3\n  copy: *m\n"
+    )
+    [obj] = parse_documents(text, "t")
+    assert obj["spec"]["since"] == "2024-01-01"
+    assert obj["spec"]["over"] == {"x": 1, "y": 3}
+    assert obj["spec"]["copy"] == {"name": "a"}
+    assert obj["spec"]["copy"] is not obj["metadata"]  # no shared objects to mutate twice
+    assert "&" not in to_yaml([obj]) and "*" not in to_yaml([obj])
+
+
+def test_alias_bomb_is_refused() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    with pytest.raises(TemplateError, match="more than"):
+        parse_documents("\n".join(lines) + "\n", "bomb")
+
+
+def test_list_kinds_are_flattened() -> None:
+    text = (
+        "apiVersion: v1\nkind: List\nitems:\n"
+        "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+        "- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n"
+    )
+    assert [o["kind"] for o in parse_documents(text, "t")] == ["ConfigMap", "Secret"]
+
+
+def _env(cache: CodeCache, source: str) -> Environment:
+    return Environment(loader=DictLoader({"t.j2": source}), bytecode_cache=cache)
+
+
+def test_code_cache_serves_a_new_process_from_disk(tmp_path: Path) -> None:
+    _env(CodeCache(tmp_path / "c"), "{{ 1 + 1 }}").get_template("t.j2")
+    assert list((tmp_path / "c").iterdir())
+
+    fresh = _env(CodeCache(tmp_path / "c"), "{{ 1 + 1 }}")
+
+    def no_compile(*_a: object, **_k: object) -> object:
+        raise AssertionError("compiled although the disk cache had it")
+
+    fresh.compile = no_compile  # type: ignore[method-assign]
+    assert fresh.get_template("t.j2").render() == "2"
+
+    changed = _env(CodeCache(tmp_path / "c"), "{{ 2 + 2 }}")
+    assert changed.get_template("t.j2").render() == "4"  # checksum differs: recompiled
+
+
+def test_code_cache_without_a_writable_directory_still_works(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = _env(CodeCache(blocker / "sub"), "{{ 'ok' }}")
+    assert env.get_template("t.j2").render() == "ok"
+    assert env.get_template("t.j2").render() == "ok"
