@@ -66,6 +66,7 @@ def resolve_loopfile(
     problems = Problems(display_name(path))
     if text is None:
         text = _read(path, problems)
+    problems.source = text
     doc = parse_yaml(text, problems)
     data = _document_root(doc, problems)
     if data is None:

@@ -56,11 +56,44 @@ def one_of(choices: Iterable[object]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
+class LoopfileError(ConfigError):
+    """A ConfigError that also shows each offending source line with a caret under the column.
+
+    Lines that might hold a secret (a secret-looking key on the path or on the line) are not
+    shown, so a password typed into the loopfile never reaches a terminal or CI log.
+    """
+
+    def __init__(self, problems: list[ConfigProblem], lines: list[str], hint: str) -> None:
+        super().__init__(problems, hint)
+        self.lines = lines
+
+    def render(self) -> str:
+        out: list[str] = []
+        for problem in self.problems:
+            out.append(str(problem))
+            out += _snippet(problem, self.lines)
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+def _snippet(problem: ConfigProblem, lines: list[str]) -> list[str]:
+    if not 1 <= problem.line <= len(lines):
+        return []
+    text = lines[problem.line - 1].rstrip()
+    if not text.strip() or _SECRET_KEY.search(problem.path) or _SECRET_KEY.search(text):
+        return []
+    gutter = f"{problem.line:>5} | "
+    caret = " " * (len(gutter) - 2) + "| " + " " * (problem.col - 1) + "^"
+    return [gutter + text.replace("\t", " "), caret]
+
+
 class Problems:
     """Accumulates problems for one file so that a run reports all of them at once."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, source: str = "") -> None:
         self.file = file
+        self.source = source  # the file's text, for snippets under each problem
         self._seen: set[tuple[int, int, str]] = set()
         self.items: list[ConfigProblem] = []
 
@@ -79,4 +112,5 @@ class Problems:
         """Raise one ConfigError carrying every problem, sorted by position in the file."""
         if self.items:
             ordered = sorted(self.items, key=lambda p: (p.line, p.col))
-            raise ConfigError(ordered, hint="see docs/loopfile.md for every key")
+            lines = self.source.splitlines()
+            raise LoopfileError(ordered, lines, hint="see docs/loopfile.md for every key")

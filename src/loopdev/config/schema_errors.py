@@ -230,8 +230,8 @@ def _wrong(err: ValidationError) -> str:
 def _expected(err: ValidationError) -> str:
     kind, want = err.validator, err.validator_value
     if kind == "type":
-        names = [want] if isinstance(want, str) else list(want)
-        return " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        words = [_TYPE_NAMES.get(n, n) for n in ([want] if isinstance(want, str) else want)]
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
     if kind == "enum":
         return f"one of {one_of(want)}"
     if kind == "pattern":

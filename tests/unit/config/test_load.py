@@ -140,3 +140,22 @@ def test_newer_version_asks_for_an_upgrade(tmp_path: Path) -> None:
     (problem,) = err.value.problems
     assert "needs a newer loopdev" in problem.message and problem.line == 1
     assert "upgrade" in (err.value.hint or "")
+
+
+def test_rendered_error_shows_the_line_with_a_caret_but_never_a_secret_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "loopfile.yaml"
+    path.write_text(
+        "version: v1\nname: d\ndeploy: {manifests: [a]}\nlocal:\n"
+        "  x: {cmd: c, workdir: [w], env: {API_TOKEN: [tok-123]}}\n"
+        "  y: {cmd: c, trigger: sometimes}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_loopfile(path, env={})
+    text = err.value.render()
+    assert "tok-123" not in text
+    caret = "      | " + " " * 23 + "^"  # column 24: where 'sometimes' starts
+    assert "    6 |   y: {cmd: c, trigger: sometimes}\n" + caret in text
+    assert text.count(" | ") == 2  # line 5 (holds a token) is not shown
+    assert "expected a string, a number or true or false" in text
