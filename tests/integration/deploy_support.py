@@ -29,7 +29,7 @@ version: v1
 name: {name}
 namespace: {namespace}
 build:
-  delivery: shared
+  delivery: {delivery}
 images:
   it-web:
     context: .
@@ -85,7 +85,9 @@ data:
 """
 
 
-def write_project(root: Path, name: str, namespace: str, app: str | None = None) -> Path:
+def write_project(
+    root: Path, name: str, namespace: str, app: str | None = None, delivery: str = "shared"
+) -> Path:
     (root / "k8s").mkdir(parents=True, exist_ok=True)
     (root / "www").mkdir(exist_ok=True)
     (root / "www" / "index.html").write_text("hi\n")
@@ -93,7 +95,7 @@ def write_project(root: Path, name: str, namespace: str, app: str | None = None)
     (root / "k8s" / "app.yaml").write_text(app or deployment())
     (root / "k8s" / "config.yaml").write_text(CONFIGMAP)
     path = root / "loopfile.yaml"
-    path.write_text(LOOPFILE.format(name=name, namespace=namespace))
+    path.write_text(LOOPFILE.format(name=name, namespace=namespace, delivery=delivery))
     return path
 
 
