@@ -23,23 +23,31 @@ _MERGE = "tag:yaml.org,2002:merge"
 MAX_NODES = 2_000_000  # aliases can multiply a small file ("billion laughs"): stop early
 
 
-class ManifestLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """SafeLoader without the timestamp resolver (dates stay strings), with memoised scalar
-    resolution (manifests repeat the same keys and values many times)."""
+class _MemoResolve:
+    """Memoised scalar tag resolution: manifests repeat the same keys and values many
+    times, and PyYAML resolves each one with a regex scan. Each subclass has its own memo
+    (the loader and the dumper resolve timestamps differently)."""
 
-    _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+    _resolved: dict[tuple[str, tuple[bool, bool]], str]
 
     def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        base = super().resolve  # type: ignore[misc]
         if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+            return str(base(kind, value, implicit))
         key = (value, implicit)
         tag = self._resolved.get(key)
         if tag is None:
-            tag = super().resolve(kind, value, implicit)
+            tag = str(base(kind, value, implicit))
             if len(self._resolved) > 100_000:
                 self._resolved.clear()
             self._resolved[key] = tag
-        return tag  # type: ignore[no-any-return]
+        return tag
+
+
+class ManifestLoader(_MemoResolve, _BaseLoader):  # type: ignore[misc,valid-type]
+    """SafeLoader without the timestamp resolver (dates stay strings)."""
+
+    _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
 
 
 ManifestLoader.yaml_implicit_resolvers = {
@@ -77,17 +85,15 @@ def _construct(loader: ManifestLoader, node: yaml.Node, budget: list[int]) -> An
     return loader.construct_object(node, deep=True)
 
 
-_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
-
-
-class ManifestDumper(_BaseDumper):  # type: ignore[misc,valid-type]
+class ManifestDumper(_MemoResolve, _BaseDumper):  # type: ignore[misc,valid-type]
     """SafeDumper that writes multi-line strings as ``|`` literal blocks and never anchors
     (a value shared by two objects is written out twice, as the API server would see it).
 
     Plain dicts, lists and strings take a short path that builds the same nodes the
-    SafeRepresenter would, and scalar tag resolution is memoised: manifests repeat the
-    same keys and values many times, and the representer was most of ``to_yaml``'s time.
+    SafeRepresenter would; it and the memoised resolution were most of ``to_yaml``'s time.
     """
+
+    _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
@@ -102,19 +108,8 @@ class ManifestDumper(_BaseDumper):  # type: ignore[misc,valid-type]
         if kind is list:
             items = [self.represent_data(item) for item in data]
             return yaml.SequenceNode(_SEQ, items, flow_style=False)
-        return super().represent_data(data)
-
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(_RESOLVED) > 100_000:
-                _RESOLVED.clear()
-            _RESOLVED[key] = tag
-        return tag
+        node: yaml.Node = super().represent_data(data)
+        return node
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -134,14 +129,18 @@ _DUMP_OPTS: dict[str, Any] = {
 
 def dump(data: Any) -> str:
     """One YAML document (no ``---``), ending in a newline."""
-    return yaml.dump(data, Dumper=ManifestDumper, **_DUMP_OPTS)
+    text: str = yaml.dump(data, Dumper=ManifestDumper, **_DUMP_OPTS)
+    return text
 
 
 def dump_fragment(data: Any) -> str:
     """YAML for embedding in a template (the ``toyaml`` filter): no trailing newline."""
     if data is None or data == {} or data == []:
         return "" if data is None else ("{}" if data == {} else "[]")
-    return dump(data).rstrip("\n")
+    text = dump(data)
+    if text.endswith("\n...\n"):  # a bare scalar gets an explicit document end
+        text = text[: -len("...\n")]
+    return text.rstrip("\n")
 
 
 def load(text: str) -> Any:

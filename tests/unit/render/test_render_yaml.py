@@ -102,3 +102,22 @@ def test_code_cache_without_a_writable_directory_still_works(tmp_path: Path) -> 
     env = _env(CodeCache(blocker / "sub"), "{{ 'ok' }}")
     assert env.get_template("t.j2").render() == "ok"
     assert env.get_template("t.j2").render() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("abc", "abc"),
+        ("yes", "'yes'"),
+        (1, "1"),
+        (True, "true"),
+        (None, ""),
+        ({}, "{}"),
+        ([], "[]"),
+        ({"a": [1, {"b": "c"}]}, "a:\n- 1\n- b: c"),
+    ],
+)
+def test_toyaml_fragments_have_no_document_markers(value: object, text: str) -> None:
+    from loopdev.render.filters import toyaml
+
+    assert toyaml(value) == text
