@@ -4,8 +4,10 @@ and no write call, and proof that what is applied is exactly what `loopdev rende
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,36 @@ def test_remote_context_is_refused_before_any_request(tmp_path: Path, fake_clust
     assert "prod-cluster" in done.stderr and "allowContexts" in done.stderr
     assert "Traceback" not in done.stderr
     assert len(fake_cluster.requests()) == requests
+
+
+def test_up_plain_runs_until_ctrl_c_and_leaves_the_cluster_as_it_is(
+    tmp_path: Path, fake_cluster, namespace: str, busybox_image: str
+) -> None:
+    path = write_project(tmp_path, "itup", namespace)
+    env = {**os.environ, "KUBECONFIG": str(fake_cluster.kubeconfig), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loopdev", "-f", str(path), "up", "--no-tui"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("web") and "ready" in line:
+                break
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        stopped_in = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert stopped_in < 5, stopped_in
+    assert "resources keep running" in out + err
+    assert any(x.startswith("web") and "ready" in x for x in lines), "".join(lines)
+    assert fake_cluster.get_object("apps", "deployments", namespace, "web") is not None
