@@ -6,6 +6,7 @@ the innermost such frame is where the failure happened (possibly inside a macro 
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
@@ -27,8 +28,8 @@ def translate(err: Exception, templates_dir: Path, shown_as: Path, fallback: Pat
         where = _template_frame(err, templates_dir)
     path, line = where if where else (fallback, 0)
     location = f"{_display(path, shown_as)}:{line}" if line else _display(path, shown_as)
-    message = f"{location}: {_describe(err)}"
     source_line = _source_line(path, line)
+    message = f"{location}: {_describe(err, source_line)}"
     if source_line is not None:
         message += f"\n  {line} | {source_line}"
     return TemplateError(message, hint=_hint(err))
@@ -43,11 +44,16 @@ def _template_frame(err: Exception, templates_dir: Path) -> tuple[Path, int] | N
     return found
 
 
-def _describe(err: Exception) -> str:
+def _describe(err: Exception, source_line: str | None) -> str:
     if isinstance(err, TemplateSyntaxError):
         return f"template syntax error: {err.message}"
     if isinstance(err, UndefinedError):
-        return f"undefined value: {err.message}"
+        expr = _undefined_expression(str(err.message), source_line or "")
+        return (
+            f"undefined value: {expr} ({err.message})"
+            if expr
+            else f"undefined value: {err.message}"
+        )
     if isinstance(err, SecurityError):
         return f"not allowed in a chart template (sandbox): {err}"
     if isinstance(err, TemplateNotFound):
@@ -55,6 +61,22 @@ def _describe(err: Exception) -> str:
     if isinstance(err, ChartFailure):
         return str(err)
     return f"{type(err).__name__}: {err}"
+
+
+_NO_ATTR = re.compile(r"has no attribute '([^']+)'")
+_EXPR = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\]]*\])*"
+
+
+def _undefined_expression(message: str, source_line: str) -> str | None:
+    """The dotted expression on the line that ends in the missing key (``values.a.b``)."""
+    missing = _NO_ATTR.search(message)
+    if missing is None:
+        return None
+    name = re.escape(missing.group(1))
+    found = re.search(rf"({_EXPR})\.{name}\b|({_EXPR})\[['\"]{name}['\"]\]", source_line)
+    if found is None:
+        return None
+    return found.group(0)
 
 
 def _hint(err: Exception) -> str | None:

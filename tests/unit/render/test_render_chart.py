@@ -191,8 +191,7 @@ def test_undefined_value_names_file_line_and_name(chart: ChartFactory) -> None:
         render_objects(chart({"deploy.yaml": tpl}, chart_values="replicas: 1\n"), {})
     err = info.value
     assert err.exit_code == 2
-    assert err.message.startswith("chart/templates/deploy.yaml:7: undefined value:")
-    assert "replicaz" in err.message
+    assert err.message.startswith("chart/templates/deploy.yaml:7: undefined value: values.replicaz")
     assert "b: {{ values.replicaz }}" in err.message
     assert err.hint and "default" in err.hint
 
