@@ -1,0 +1,134 @@
+"""ImageBuilder scheduling with a fake Docker adapter: order, parallel limit, skips, supersede."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from loopdev.adapters.docker import BuildRequest
+from loopdev.build.builder import REWRITTEN_DOCKERFILE, ImageBuilder
+from loopdev.build.delivery_impl import SharedDaemon
+from loopdev.config.model import BuildSettings
+from loopdev.errors import BuildError
+from tests.unit.build.conftest import make_loopfile, write
+
+
+class FakeDocker:
+    """Records builds; a build takes ``delay`` s (or waits on ``gate``) and then 'exists'."""
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.delay = delay
+        self.images: set[str] = set()
+        self.requests: list[BuildRequest] = []
+        self.active = 0
+        self.peak = 0
+        self.order: list[str] = []
+        self.gate: asyncio.Event | None = None
+        self.fail: set[str] = set()
+
+    @property
+    def build_calls(self) -> int:
+        return len(self.requests)
+
+    async def image_exists(self, ref: str) -> bool:
+        return ref in self.images
+
+    async def build(self, req: BuildRequest, on_line) -> str:  # type: ignore[no-untyped-def]
+        self.requests.append(req)
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            on_line(f"Step 1/1 : {req.tag}")
+            if self.gate is not None:
+                await self.gate.wait()
+            await asyncio.sleep(self.delay)
+            if req.tag.split(":")[0] in self.fail:
+                raise BuildError("image build failed at Step 1/1 : RUN false: exit 1")
+            self.images.add(req.tag)
+            self.order.append(req.tag.split(":")[0])
+            return "sha256:x"
+        finally:
+            self.active -= 1
+
+
+def project(root: Path, names: list[str], bases: dict[str, str] | None = None, parallel: int = 2):
+    (root / ".git").mkdir(exist_ok=True)
+    specs = {}
+    for n in names:
+        base = (bases or {}).get(n)
+        write(root / n / "Dockerfile", f"FROM {base or 'scratch'}\nCOPY . /\n")
+        write(root / n / "f.txt", n)
+        specs[n] = {}
+    config = make_loopfile(root, specs)
+    return dataclasses.replace(config, build=BuildSettings(parallel=parallel))
+
+
+def builder(config, docker: FakeDocker, log: list | None = None) -> ImageBuilder:  # type: ignore[no-untyped-def]
+    sink = (lambda i, line: log.append((i, line))) if log is not None else (lambda *_: None)
+    return ImageBuilder(config, docker, SharedDaemon(docker), sink)
+
+
+async def test_parallel_limit_and_dependency_order(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a", "b", "c", "d", "app"], {"app": "a"}, parallel=2)
+    docker = FakeDocker()
+    results = await builder(config, docker).build()
+    assert docker.peak == 2 and docker.build_calls == 5
+    assert docker.order.index("a") < docker.order.index("app")
+    assert not any(r.reused for r in results.values())
+    app_req = next(r for r in docker.requests if r.tag.startswith("app:"))
+    assert app_req.dockerfile == REWRITTEN_DOCKERFILE
+    text = dict(app_req.extra_files)[REWRITTEN_DOCKERFILE]
+    assert text.startswith(f"FROM {results['a'].ref}\n")
+    assert dict(app_req.extra_files)[".dockerignore"] == f".dockerignore\n{REWRITTEN_DOCKERFILE}"
+
+
+async def test_present_images_are_skipped_and_force_rebuilds(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a", "b"])
+    docker = FakeDocker()
+    b = builder(config, docker)
+    await b.build()
+    again = await b.build()
+    assert docker.build_calls == 2 and all(r.reused for r in again.values())
+    forced = await b.build(["a"], force=True)
+    assert docker.build_calls == 3 and not forced["a"].reused
+
+
+async def test_failure_stops_dependents_and_reports_the_base(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a", "app", "other"], {"app": "a"})
+    docker = FakeDocker()
+    docker.fail = {"a"}
+    with pytest.raises(BuildError, match="image a: image build failed at Step 1/1"):
+        await builder(config, docker).build()
+    assert "app" not in docker.order and "other" in docker.order
+
+
+async def test_newer_request_supersedes_running_build(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a"])
+    docker = FakeDocker()
+    docker.gate = asyncio.Event()
+    log: list = []
+    b = builder(config, docker, log)
+    first = asyncio.create_task(b.build())
+    while docker.active == 0:
+        await asyncio.sleep(0.01)
+    write(tmp_path / "a/f.txt", "changed")
+    newer = asyncio.create_task(b.build())
+    while docker.build_calls < 2:  # the newer build started: the older one was cancelled
+        await asyncio.sleep(0.01)
+    docker.gate.set()
+    second = await newer
+    older = await first
+    assert older["a"].ref == second["a"].ref  # the old caller gets the newest result
+    assert docker.order == ["a"]  # the first build never finished
+    assert ("a", "build superseded by a newer change") in log
+
+
+async def test_build_lines_reach_on_log(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a"])
+    log: list = []
+    await builder(config, FakeDocker(), log).build()
+    assert log[0][0] == "a" and log[0][1].startswith("building a:loopdev-")
+    assert log[1][1].startswith("Step 1/1")
