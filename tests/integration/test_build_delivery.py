@@ -8,9 +8,12 @@ discovery by label, streaming the save into exec stdin, and the presence check.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import io
 import os
 import tarfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,8 @@ import pytest
 from loopdev.adapters.docker import DockerAdapter
 from loopdev.build.builder import ImageBuilder
 from loopdev.build.delivery import DeliveryChoice, make_delivery
-from loopdev.build.delivery_impl import NodeImport
+from loopdev.build.delivery_impl import NodeImport, Registry
+from loopdev.errors import BuildError
 from tests.support.images import ensure_busybox_image
 from tests.unit.build.conftest import make_loopfile, write
 
@@ -123,3 +127,49 @@ async def test_no_nodes_is_a_clear_error(client: docker.DockerClient) -> None:
     with pytest.raises(Exception, match="no kind node containers found") as info:
         await delivery.deliver("x:y")
     assert "docker ps --filter" in (info.value.hint or "")
+
+
+class _FakeRegistry(http.server.BaseHTTPRequestHandler):
+    """Answers manifest HEADs: present only for ``/v2/team/api/manifests/loopdev-1``."""
+
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+        ok = (
+            self.path == "/v2/team/api/manifests/loopdev-1" and "manifest" in self.headers["Accept"]
+        )
+        self.send_response(200 if ok else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_registry_presence_check_and_refs() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeRegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        reg = Registry(None, host, "registry.internal:5000")
+        assert await reg.has_image("team/api:loopdev-1")
+        assert await reg.has_image("example.com/team/api:loopdev-1")  # registry part replaced
+        assert not await reg.has_image("team/api:loopdev-2")
+        assert reg.cluster_ref("team/api:loopdev-1") == "registry.internal:5000/team/api:loopdev-1"
+    finally:
+        server.shutdown()
+    assert not await Registry(None, host, host).has_image("team/api:loopdev-1")  # server gone
+
+
+async def test_failed_push_is_a_clear_error(client: docker.DockerClient) -> None:
+    busybox = ensure_busybox_image(client)
+    adapter = await DockerAdapter.connect()
+    reg = Registry(adapter, "localhost:1", "localhost:1")
+    local = f"loopdev-it-push-{uuid.uuid4().hex[:6]}:t"
+    client.images.get(busybox).tag(local)
+    try:
+        with pytest.raises(BuildError) as info:
+            await reg.deliver(local)
+        assert info.value.message.startswith(f"push of localhost:1/{local} failed: ")
+        assert "registry" in (info.value.hint or "")
+    finally:
+        for tag in (local, f"localhost:1/{local}"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(tag)
