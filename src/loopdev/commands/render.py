@@ -61,22 +61,31 @@ def command(
     """Print the Kubernetes objects the deploy renders, exactly as `up` would apply them."""
     from loopdev.config.load import load_from_options
     from loopdev.render import render_objects, to_yaml
+    from loopdev.render.refs import default_refs
 
     opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
     config = load_from_options(opts, command="render")
-    refs = parse_image_overrides(config, images)
-    if refs is not None:
-        from loopdev.render.refs import default_refs
-
-        refs = {**default_refs(config), **refs}
+    refs = {**default_refs(config), **(parse_image_overrides(config, images) or {})}
     objects = render_objects(
         config, refs, set_values=set_values, values_files=[p.resolve() for p in values_files]
     )
+    text = to_yaml(objects)
+    for name in unused_images(refs, text):
+        click.echo(
+            f"loopdev: warning: image {name!r} is not used by any rendered object "
+            "(no container image names it)",
+            err=True,
+        )
     if output == "-":
-        click.echo(to_yaml(objects), nl=False)
+        click.echo(text, nl=False)
         return
     written = write_directory(Path(output), objects)
     click.echo(f"wrote {written} file{'' if written == 1 else 's'} to {output}", err=True)
+
+
+def unused_images(refs: dict[str, str], text: str) -> list[str]:
+    """Loopfile images whose reference appears nowhere in the output (a typo, usually)."""
+    return sorted(name for name, ref in refs.items() if ref not in text)
 
 
 def parse_image_overrides(config: Loopfile, images: tuple[str, ...]) -> dict[str, str] | None:

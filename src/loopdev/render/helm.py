@@ -21,6 +21,7 @@ from loopdev.render.tools import find_tool, run_tool
 from loopdev.render.yamlio import dump
 
 _SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_HINT = "a chart with dependencies needs `helm dependency build {}` first"
 _SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
 
 
@@ -49,7 +50,7 @@ def render_helm(
         overlay_file = Path(tmp) / "values.yaml"
         overlay_file.write_text(dump(dict(overlay)), encoding="utf-8")
         argv += ["--values", str(overlay_file)]
-        text = run_tool(argv, f"helm template {chart_dir.name}")
+        text = run_tool(argv, f"helm template {chart_dir.name}", hint=_HINT.format(chart_dir))
     return parse_helm_output(text, chart_dir.name)
 
 

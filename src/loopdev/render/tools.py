@@ -24,7 +24,7 @@ def find_tool(names: Sequence[str], purpose: str, install: str) -> str:
     raise UsageError(f"{purpose} needs {wanted} on PATH, and none was found", hint=install)
 
 
-def run_tool(argv: Sequence[str], what: str) -> str:
+def run_tool(argv: Sequence[str], what: str, hint: str | None = None) -> str:
     """stdout of ``argv``; a failure becomes a TemplateError carrying the tool's stderr."""
     try:
         proc = subprocess.run(
@@ -41,7 +41,7 @@ def run_tool(argv: Sequence[str], what: str) -> str:
         raise TemplateError(f"{what}: cannot run {argv[0]}: {err.strerror}") from None
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}"
-        raise TemplateError(f"{what} failed:\n{_indent(detail)}")
+        raise TemplateError(f"{what} failed:\n{_indent(detail)}", hint=hint)
     return proc.stdout
 
 

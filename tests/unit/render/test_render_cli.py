@@ -133,3 +133,21 @@ def test_template_error_exits_2_with_file_and_line(hello: Path) -> None:
     assert err.startswith("loopdev: chart/templates/service.yaml:")
     assert "servicePort" in err
     assert "Traceback" not in err
+
+
+def test_namespace_option_applies_to_rendered_objects(hello: Path) -> None:
+    code, out, _ = run(
+        "-f", str(hello), "--namespace", "team-a", "render", "--images", "hello-web=h:1"
+    )
+    assert code == 0
+    assert {o["metadata"]["namespace"] for o in yaml.safe_load_all(out)} == {"team-a"}
+
+
+def test_unused_image_is_warned_about(hello: Path) -> None:
+    tpl = hello.parent / "chart/templates/deployment.yaml"
+    tpl.write_text(tpl.read_text().replace("image: hello-web", "image: somebody-else:1"))
+    code, out, err = run("-f", str(hello), "render", "--images", "hello-web=h:1")
+    assert code == 0 and "somebody-else:1" in out
+    assert "warning: image 'hello-web' is not used by any rendered object" in err
+    _, _, quiet = run("-f", str(HELLO), "render", "--images", "hello-web=h:1")
+    assert "warning" not in quiet
