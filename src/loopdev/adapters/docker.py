@@ -244,7 +244,15 @@ class _BuildRun:
 
     def _write_tar(self, fileobj: IO[bytes]) -> None:
         r = self.req
-        create_archive(r.context, list(r.files), fileobj=fileobj, extra_files=list(r.extra_files))
+        try:
+            create_archive(
+                r.context, list(r.files), fileobj=fileobj, extra_files=list(r.extra_files)
+            )
+        except OSError as err:
+            raise BuildError(
+                f"cannot read the build context {r.context}: {err}",
+                "a file changed or vanished while the build started; save again to rebuild",
+            ) from None
 
     def _stream(self, tar: IO[bytes]) -> str:
         r = self.req
