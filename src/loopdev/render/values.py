@@ -101,8 +101,8 @@ def _typed(raw: str) -> Any:
         inner = raw[1:-1]
         return [_typed(item) for item in _split_unescaped(inner, ",")] if inner else []
     value = _unescape(raw)
-    if value in ("true", "false"):
-        return value == "true"
+    if value.lower() in ("true", "false"):  # case-insensitive, as Helm's strvals
+        return value.lower() == "true"
     if value == "null":
         return None
     if _INT.match(value):

@@ -30,6 +30,8 @@ def test_deep_merge_scalar_over_mapping_replaces() -> None:
         ("a=007", {"a": "007"}),
         ("a=1.5", {"a": "1.5"}),
         ("a=true,b=false", {"a": True, "b": False}),
+        ("a=True,b=FALSE", {"a": True, "b": False}),
+        ("a=Null", {"a": "Null"}),
         ("a=null", {"a": None}),
         ("a=", {"a": ""}),
         ("a.b.c=x", {"a": {"b": {"c": "x"}}}),
