@@ -152,7 +152,8 @@ class MemKube:
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), 0.05)
+                    async with asyncio.timeout(0.05):
+                        event = await queue.get()
                 except TimeoutError:
                     self._check()  # an outage breaks open watches too
                     continue

@@ -167,10 +167,8 @@ class Session:
         """Cancel everything (reconcilers clean up their processes and forwards)."""
         for task in reversed(self._tasks):
             task.cancel()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(
-                asyncio.gather(*self._tasks, return_exceptions=True), timeout=grace
-            )
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
         self._tasks.clear()
 
     async def run_forever(self) -> None:
@@ -194,8 +192,9 @@ class Session:
                 if left <= 0:
                     return self._timed_out(timeout)
                 self._changed.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(left, 0.2)):
+                        await self._changed.wait()
         finally:
             await self.stop()
 

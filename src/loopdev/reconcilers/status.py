@@ -77,7 +77,8 @@ class StatusReconciler:
         ctx.store.subscribe(lambda state, batch: self._on_actions(batch))
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self._tick)
+                async with asyncio.timeout(self._tick):  # unlike wait_for, never eats a cancel
+                    await self._dirty.wait()
             self._dirty.clear()
             self.recompute(ctx, watch)
 
