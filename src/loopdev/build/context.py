@@ -1,9 +1,10 @@
 """The files of a build context after ``.dockerignore``: exactly what the Docker SDK would tar.
 
-The matching is the Docker SDK's own ``PatternMatcher`` (a port of moby's legacy
-fileutils rules: ``!`` exceptions, ``**``, leading ``/``, parent-directory matches), so
-the set we hash is the set the SDK sends to the daemon. We only replace its walk (which
-stats every entry three times) with one ``os.scandir`` pass that makes the same decisions.
+The rules are the Docker SDK's ``PatternMatcher`` (a port of moby's fileutils: ``!``
+exceptions, ``**``, leading ``/``, parent-directory matches, the directory-skip heuristic)
+with one deliberate fix: the SDK lower-cases names and patterns, but Docker on Linux
+matches case-sensitively, so we do too. We build the tar ourselves from this exact list,
+so the set we hash is the set the daemon receives. The walk is one ``os.scandir`` pass.
 """
 
 from __future__ import annotations
@@ -77,30 +78,28 @@ def list_context(context: Path, patterns: list[str], dockerfile_rel: str | None)
 class FastMatcher:
     """``PatternMatcher.matches`` with regexes compiled once and parent matches per directory.
 
-    Same decisions as the SDK (including its case-insensitive matching: it lower-cases both
-    sides); the SDK's version re-derives all of that for every path.
+    Same decisions as the SDK except case: Docker is case-sensitive, the SDK is not.
     """
 
     def __init__(self, pm: PatternMatcher) -> None:
         self.rules = [
-            (re.compile(translate(p.cleaned_pattern.lower())).match, p.exclusion, len(p.dirs))
+            (re.compile(translate(p.cleaned_pattern)).match, p.exclusion, len(p.dirs))
             for p in pm.patterns
         ]
         self.exclusions = [normalize_slashes(p.cleaned_pattern) for p in pm.patterns if p.exclusion]
 
     def parent_hits(self, rel_dir: str) -> list[bool]:
         """Per rule: does it match this directory's first-n-components prefix (SDK rule)?"""
-        dirs = [d for d in rel_dir.lower().split("/") if d and d != "."]
+        dirs = [d for d in rel_dir.split("/") if d and d != "."]
         return [
             bool(dirs) and n <= len(dirs) and match("/".join(dirs[:n])) is not None
             for match, _, n in self.rules
         ]
 
     def matches(self, rel: str, parent_hits: list[bool]) -> bool:
-        name = rel.lower()
         matched = False
         for (match, exclusion, _), parent in zip(self.rules, parent_hits, strict=True):
-            if parent or match(name) is not None:
+            if parent or match(rel) is not None:
                 matched = not exclusion
         return matched
 

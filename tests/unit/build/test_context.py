@@ -113,6 +113,15 @@ def test_same_entries_as_sdk_walk(tmp_path: Path, name: str) -> None:
     assert ours == exclude_paths(str(tmp_path), list(patterns), dockerfile="Dockerfile")
 
 
+def test_matching_is_case_sensitive_like_docker(tmp_path: Path) -> None:
+    """docker-py lower-cases both sides; Docker on Linux does not, and neither do we."""
+    make_tree(tmp_path, "readme.md\nDOCS\n")
+    got = files(list_context(tmp_path, context_patterns(tmp_path), "Dockerfile"))
+    assert {"README.md", "docs/a.md"} <= got
+    sdk = exclude_paths(str(tmp_path), context_patterns(tmp_path), dockerfile="Dockerfile")
+    assert "README.md" not in sdk  # the SDK's difference, kept visible here
+
+
 def test_extra_ignores_add_to_dockerignore(tmp_path: Path) -> None:
     make_tree(tmp_path, "*.log\n")
     patterns = context_patterns(tmp_path, ("docs", "# not a pattern"))
