@@ -60,7 +60,9 @@ def select_profiles(
         raise UsageError(f"unknown profile {one_of(unknown)}, expected {valid}")
     active: list[str] = []
     for name, body in defined.items():
-        rules = body.get("activation", []) if isinstance(body, dict) else []
+        rules = body.get("activation") if isinstance(body, dict) else None
+        if not isinstance(rules, list):  # malformed: already reported by the schema check
+            continue
         if any(rule_matches(r, env, kube_context, command) for r in rules if isinstance(r, dict)):
             active.append(name)
     active.extend(name for name in requested if name not in active)
