@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, pass_context
-from jinja2.runtime import Context
+from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from loopdev.errors import ConfigError, TemplateError
@@ -136,8 +135,7 @@ def _include_function(env: ImmutableSandboxedEnvironment, templates_dir: Path) -
             modules[file] = env.get_template(file).module
         return modules[file]
 
-    @pass_context
-    def include(_context: Context, name: str, *args: Any, **kwargs: Any) -> str:
+    def include(name: str, *args: Any, **kwargs: Any) -> str:
         file, _, macro_name = name.rpartition(":")
         candidates = [file] if file else helpers
         found = [f for f in candidates if hasattr(module(f), macro_name)]
