@@ -61,11 +61,10 @@ def command(
     """Print the Kubernetes objects the deploy renders, exactly as `up` would apply them."""
     from loopdev.config.load import load_from_options
     from loopdev.render import render_objects, to_yaml
-    from loopdev.render.refs import default_refs
 
     opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
     config = load_from_options(opts, command="render")
-    refs = {**default_refs(config), **(parse_image_overrides(config, images) or {})}
+    refs = image_refs(config, images)
     objects = render_objects(
         config, refs, set_values=set_values, values_files=[p.resolve() for p in values_files]
     )
@@ -86,6 +85,22 @@ def command(
 def unused_images(refs: dict[str, str], text: str) -> list[str]:
     """Loopfile images whose reference appears nowhere in the output (a typo, usually)."""
     return sorted(name for name, ref in refs.items() if ref not in text)
+
+
+def image_refs(config: Loopfile, images: tuple[str, ...]) -> dict[str, str]:
+    """``--images`` over the planned digest tags; says so when placeholders stand in."""
+    from loopdev.render.refs import planned_refs_or_placeholders
+
+    overrides = parse_image_overrides(config, images) or {}
+    planned, reason = planned_refs_or_placeholders(config)
+    missing = sorted(set(planned) - set(overrides))
+    if reason is not None and missing:
+        click.echo(
+            f"loopdev: warning: no digest tag for {', '.join(missing)} ({reason}); "
+            f"using placeholders like {planned[missing[0]]!r}",
+            err=True,
+        )
+    return {**planned, **overrides}
 
 
 def parse_image_overrides(config: Loopfile, images: tuple[str, ...]) -> dict[str, str] | None:

@@ -21,16 +21,22 @@ def placeholder_refs(config: Loopfile) -> dict[str, str]:
 
 def default_refs(config: Loopfile) -> dict[str, str]:
     """Planned digest tags (``loopdev.build.digest.planned_refs``), placeholders on failure."""
+    return planned_refs_or_placeholders(config)[0]
+
+
+def planned_refs_or_placeholders(config: Loopfile) -> tuple[dict[str, str], str | None]:
+    """``default_refs`` plus why placeholders were used (None when the digests worked)."""
     if not config.images:
-        return {}
+        return {}, None
     try:
         from loopdev.build.digest import planned_refs  # lazy: hashing is the build's concern
 
         planned = dict(planned_refs(config))
     except (ImportError, OSError, LoopdevError) as err:
-        log.debug("using placeholder image refs: %s", err)
-        return placeholder_refs(config)
-    return {**placeholder_refs(config), **normalise_refs(config, planned)}
+        reason = err.message if isinstance(err, LoopdevError) else str(err)
+        log.debug("using placeholder image refs: %s", reason)
+        return placeholder_refs(config), reason
+    return {**placeholder_refs(config), **normalise_refs(config, planned)}, None
 
 
 def normalise_refs(config: Loopfile, refs: Mapping[str, str]) -> dict[str, str]:

@@ -151,3 +151,20 @@ def test_unused_image_is_warned_about(hello: Path) -> None:
     assert "warning: image 'hello-web' is not used by any rendered object" in err
     _, _, quiet = run("-f", str(HELLO), "render", "--images", "hello-web=h:1")
     assert "warning" not in quiet
+
+
+def test_unreadable_context_falls_back_to_a_named_placeholder(
+    hello: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loopdev.build.digest as digest
+
+    def unreadable(_config: object) -> dict[str, str]:
+        raise PermissionError("[Errno 13] Permission denied: 'app/secret.txt'")
+
+    monkeypatch.setattr(digest, "planned_refs", unreadable)
+    code, out, err = run("-f", str(hello), "render")
+    assert code == 0
+    assert "image: hello-web:loopdev-unbuilt" in out
+    assert "warning: no digest tag for hello-web (" in err and "Permission denied" in err
+    code, out, err = run("-f", str(hello), "render", "--images", "hello-web=h:1")
+    assert "image: h:1" in out and "warning" not in err
