@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -150,3 +151,19 @@ async def test_help_screen(running: Running) -> None:
         )
         await pilot.press("escape", "q")
     assert app.return_value == "quit"
+
+
+async def test_no_color_renders_greys_only(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = Dashboard(running.store, running.logs, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        svg = app.export_screenshot()
+    chrome = {"#28c840", "#febc2e", "#ff5f57", "#c5c8c6"}  # the SVG's window decorations
+    colours = set(re.findall(r'(?:fill|color)[:=]\s*"?#([0-9a-fA-F]{6})', svg)) - {
+        c[1:] for c in chrome
+    }
+    assert colours and all(c[0:2] == c[2:4] == c[4:6] for c in (x.lower() for x in colours))
+    assert "crashing" in svg
