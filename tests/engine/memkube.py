@@ -68,7 +68,8 @@ class MemKube:
     def _control(self, dep: dict[str, Any]) -> None:
         """Replace the deployment's pods and report the rollout as finished (or crashing)."""
         ns = dep["metadata"]["namespace"]
-        for key in [k for k in self.objects if k[0] == "Pod" and k[1] == ns]:
+        mine = f"{dep['metadata']['name']}-g"
+        for key in [k for k in self.objects if k[:2] == ("Pod", ns) and k[2].startswith(mine)]:
             gone = self.objects.pop(key)
             for kind, wns, queue in self._watchers:
                 if kind == "Pod" and wns in ("", ns):

@@ -194,3 +194,41 @@ def test_load_reconcilers_skips_missing_modules_only() -> None:
     assert [type(r).__name__ for r in got] == ["DeployReconciler"]
     with pytest.raises(AttributeError):
         load_reconcilers(["loopdev.reconcilers.deploy:Missing"])
+
+
+async def test_depends_on_holds_a_workload_until_its_dependency_is_ready(tmp_path: Path) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    path = write_project(tmp_path, "mem", "memns")
+    (tmp_path / "k8s" / "db.yaml").write_text(
+        deployment().replace("name: web", "name: db").replace("app: web", "app: db")
+    )
+    text = path.read_text().replace(
+        "  web:\n    workload: deployment/web\n",
+        "  web:\n    workload: deployment/web\n    dependsOn: [db]\n"
+        "  db:\n    workload: deployment/db\n",
+    )
+    path.write_text(text)
+    config = load_from_options(GlobalOptions(file=path), command="up")
+    order: list[str] = []
+    real_apply = kube.apply
+
+    async def apply(obj, namespace):  # noqa: ANN001, ANN202
+        order.append(f"{obj['kind']}/{obj['metadata']['name']}")
+        return await real_apply(obj, namespace)
+
+    kube.apply = apply  # type: ignore[method-assign]
+    seen: list[str] = []
+    reconcilers = [
+        BuildReconciler(factory=lambda ctx: builder),
+        DeployReconciler(),
+        StatusReconciler(tick=0.05),
+    ]
+    session = Session(config, kube, "kind-mem", reconcilers=reconcilers)
+    session.settle = 0.0
+    session.store.subscribe(
+        lambda s, b: seen.append(state_of("web")(s)) if s.resource("web") else None
+    )
+    verdict = await session.run_until_ready(5)
+    assert verdict.ok, verdict
+    assert "waiting" in seen
+    assert order.index("Deployment/web") > order.index("Deployment/db")

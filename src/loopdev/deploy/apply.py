@@ -108,15 +108,22 @@ async def known_kinds(kube: KubeApi, extra: Iterable[tuple[str, str]] = ()) -> s
 
 
 async def apply_objects(
-    kube: KubeApi, objects: Sequence[dict[str, Any]], namespace: str, project: str
+    kube: KubeApi,
+    objects: Sequence[dict[str, Any]],
+    namespace: str,
+    project: str,
+    held: Iterable[ObjectKey] = (),
 ) -> ApplyReport:
-    """Ensure the namespace, apply what changed (in order), prune what is no longer rendered."""
+    """Ensure the namespace, apply what changed (in order), prune what is no longer rendered.
+
+    ``held`` objects wait for their dependencies: not applied yet, and not pruned either.
+    """
     report = ApplyReport(namespace_created=await ensure_namespace(kube, namespace, project))
     rendered = await normalized(kube, objects, namespace)
     kinds = await known_kinds(kube, {(o["apiVersion"], o["kind"]) for o in rendered})
     live_objs = await list_ours(kube, kinds, namespace, project)
     versions = {ObjectKey.of(o): str(o["apiVersion"]) for o in live_objs}
-    plan = diff_applied(rendered, [live_object(o) for o in live_objs])
+    plan = diff_applied(rendered, [live_object(o) for o in live_objs], held)
     report.unchanged = [str(k) for k in plan.unchanged]
     for obj in plan.apply:
         await kube.apply(obj, obj["metadata"].get("namespace"))

@@ -75,14 +75,23 @@ def stamped(obj: Mapping[str, Any], digest: str) -> dict[str, Any]:
     return out
 
 
-def diff_applied(rendered: Sequence[Mapping[str, Any]], live: Iterable[LiveObject]) -> ApplyPlan:
-    """Rendered objects whose live hash differs are applied; ours no longer rendered are pruned."""
+def diff_applied(
+    rendered: Sequence[Mapping[str, Any]],
+    live: Iterable[LiveObject],
+    held: Iterable[ObjectKey] = (),
+) -> ApplyPlan:
+    """Rendered objects whose live hash differs are applied; ours no longer rendered are pruned.
+
+    ``held`` objects (rendered, but waiting on dependencies) are neither applied nor pruned.
+    """
     live_by_key = {obj.key: obj for obj in live}
     to_apply: list[dict[str, Any]] = []
     unchanged: list[ObjectKey] = []
-    seen: set[ObjectKey] = set()
+    seen: set[ObjectKey] = set(held)
     for obj in rendered:
         key = ObjectKey.of(obj)
+        if key in seen:
+            continue
         seen.add(key)
         digest = object_hash(obj)
         current = live_by_key.get(key)

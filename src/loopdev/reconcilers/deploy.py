@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from loopdev.deploy.apply import ApplyReport, apply_objects
+from loopdev.deploy.diff import ObjectKey
 from loopdev.deploy.watch import Backoff
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
+from loopdev.engine.scheduler import blocked
 from loopdev.engine.state import EngineState, ResourceStatus
 from loopdev.errors import ClusterUnreachable, LoopdevError
 from loopdev.render import render_objects
@@ -58,15 +60,29 @@ def touches_deploy(ctx: SessionContext, paths: Iterable[str]) -> bool:
     return False
 
 
+def holds(
+    ctx: SessionContext, state: EngineState, names: Iterable[str], started: set[str]
+) -> dict[str, str]:
+    """Workload resources not started yet whose dependsOn are not ready: name -> why."""
+    deps = {
+        n: spec.depends_on
+        for n in names
+        if n not in started and (spec := ctx.config.resources.get(n)) and spec.depends_on
+    }
+    return blocked(state, deps)
+
+
 class DeployReconciler:
     name = "deploy"
 
     def __init__(self) -> None:
         self._wake = asyncio.Event()
         self.passes = 0
+        self._started: set[str] = set()  # workload resources applied at least once
+        self._held: dict[str, str] = {}  # resource -> the dependencies it waits for
 
     async def run(self, ctx: SessionContext) -> None:
-        ctx.store.subscribe(lambda state, batch: self._on_actions(ctx, batch))
+        ctx.store.subscribe(lambda state, batch: self._on_actions(ctx, state, batch))
         backoff = Backoff(first=0.5, ceiling=10.0)
         while True:
             await self._wake.wait()
@@ -80,7 +96,11 @@ class DeployReconciler:
                 await asyncio.sleep(backoff.next())
                 self._wake.set()
 
-    def _on_actions(self, ctx: SessionContext, batch: Sequence[a.Action]) -> None:
+    def _on_actions(
+        self, ctx: SessionContext, state: EngineState, batch: Sequence[a.Action]
+    ) -> None:
+        if self._held and set(holds(ctx, state, self._held, self._started)) != set(self._held):
+            self._wake.set()  # a dependency became ready (or failed): deploy what may start
         for act in batch:
             if isinstance(act, a.ImagesBuilt) or (
                 isinstance(act, a.FilesChanged)
@@ -99,15 +119,24 @@ class DeployReconciler:
             self._fail(ctx, err.message)
             return None
         self._sync_resources(ctx, objects, workloads)
+        held = holds(ctx, ctx.store.state, workloads, self._started)
+        held_keys = [ObjectKey.of(o) for n in held for o in _workload_obj(objects, workloads[n])]
         try:
-            report = await apply_objects(ctx.kube, objects, ctx.namespace, ctx.config.name)
+            report = await apply_objects(
+                ctx.kube, objects, ctx.namespace, ctx.config.name, held=held_keys
+            )
         except ClusterUnreachable:
             raise
         except LoopdevError as err:
             self._fail(ctx, err.message)
             return None
         ctx.store.dispatch(a.ClusterReachability(True))
-        ctx.shared["tracked"] = workloads
+        self._held = held
+        for name, why in held.items():
+            ctx.store.dispatch(a.StateChanged(name, "waiting", why))
+        tracked = {n: key for n, key in workloads.items() if n not in held}
+        self._started |= set(tracked)
+        ctx.shared["tracked"] = tracked
         ctx.applied = {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
         ctx.shared["deployed_at"] = {**ctx.shared.get("deployed_at", {}), **_times(report)}
         for line in _summary(report):

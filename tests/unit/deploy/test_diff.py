@@ -91,3 +91,11 @@ def test_live_object_reads_owner_and_annotation() -> None:
     obj["metadata"]["ownerReferences"] = [{"kind": "X", "controller": True}]
     lo = live_object(obj)
     assert lo.applied_hash == "h1" and lo.owned and lo.key == ObjectKey("", "ConfigMap", "dev", "a")
+
+
+def test_held_objects_are_neither_applied_nor_pruned() -> None:
+    held = [ObjectKey("apps", "Deployment", "dev", "web")]
+    plan = diff_applied([cm("a"), deploy("web")], [as_live(deploy("web"))], held)
+    assert [o["kind"] for o in plan.apply] == ["ConfigMap"] and plan.prune == ()
+    plan = diff_applied([cm("a")], [as_live(deploy("web"))], held)
+    assert plan.prune == ()
