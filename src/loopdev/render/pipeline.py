@@ -93,7 +93,7 @@ def _own(config: Loopfile, objects: list[dict[str, Any]]) -> None:
         meta = obj["metadata"]
         if not meta.get("namespace") and not is_cluster_scoped(str(obj["kind"]), scopes):
             meta["namespace"] = config.namespace
-        resource = resource_of.get(workload_key(obj)) if pod_metadata(obj) is not None else None
+        resource = resource_of.get(workload_key(obj))  # keys are workloads' only
         if resource is None:
             continue
         add_labels(obj, {RESOURCE_LABEL: resource})

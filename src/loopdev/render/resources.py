@@ -7,6 +7,7 @@ share a name, or a loopfile resource already uses it) it becomes ``<name>-<kind 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from loopdev.config.model import Loopfile
@@ -33,8 +34,23 @@ def workload_resources(config: Loopfile, objects: list[dict[str, Any]]) -> dict[
             out[by_workload[key]] = key
             continue
         kind, name = key.split("/", 1)
-        out[f"{name}-{kind}" if name in clashing else name] = key
+        resource = f"{name}-{kind}" if name in clashing else name
+        _check_label_value(config, resource, key)
+        out[resource] = key
     return out
+
+
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def _check_label_value(config: Loopfile, resource: str, key: str) -> None:
+    """The resource name becomes a label value (63 characters, alphanumerics at the ends)."""
+    if not _LABEL_VALUE.match(resource):
+        raise ConfigError(
+            f"{config.path}: workload {key} would be resource {resource!r}, which is not a "
+            "valid label value (at most 63 characters: letters, digits, '-', '_', '.')",
+            hint=f"name it in the loopfile: resources: {{web: {{workload: {key}}}}}",
+        )
 
 
 def _check_declared(config: Loopfile, keys: list[str]) -> None:

@@ -347,3 +347,16 @@ def test_to_yaml_format() -> None:
         "  name: y\n"
     )
     assert to_yaml([]) == ""
+
+
+def test_a_workload_name_too_long_for_a_label_needs_a_resource_name(tmp_path: Path) -> None:
+    long = "a" * 70
+    text = f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {long}}}\n"
+    with pytest.raises(ConfigError) as info:
+        render_objects(manifests_config(tmp_path, text), {})
+    assert "not a valid label value" in info.value.message
+    assert info.value.hint and f"deployment/{long}" in info.value.hint
+    named = manifests_config(
+        tmp_path, text, resources={"short": Resource("short", f"deployment/{long}")}
+    )
+    assert render_objects(named, {})[0]["metadata"]["labels"][RESOURCE_LABEL] == "short"
