@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
-from loopdev.config import scaffold
-from loopdev.config.load import display_name, resolve_loopfile
 from loopdev.config.locate import FILENAME
 from loopdev.errors import UsageError
+
+if TYPE_CHECKING:
+    from loopdev.config.scaffold import Findings
 
 
 @click.command("init")
 @pass_options
 def command(opts: GlobalOptions) -> None:
     """Write a starter loopfile.yaml from the Dockerfiles, charts and manifests found here."""
+    from loopdev.config import scaffold  # lazy: keeps every other command's start-up fast
+    from loopdev.config.load import display_name, resolve_loopfile
+
     target = (opts.file or Path(FILENAME)).absolute()
     if target.exists():
         raise UsageError(
@@ -36,7 +41,7 @@ def command(opts: GlobalOptions) -> None:
     click.echo("next: add live.sync rules to images for sub-second updates, then 'loopdev up'")
 
 
-def _summary(found: scaffold.Findings) -> list[str]:
+def _summary(found: Findings) -> list[str]:
     lines = [f"image from {p.as_posix()}" for p in found.dockerfiles]
     lines += [
         f"{'helm' if helm else 'loopdev'} chart in {p.as_posix() or '.'}"

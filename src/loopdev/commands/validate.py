@@ -7,8 +7,6 @@ import dataclasses
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
-from loopdev.config.effective import effective_yaml
-from loopdev.config.load import display_name, resolve_from_options
 
 
 @click.command("validate")
@@ -28,6 +26,9 @@ from loopdev.config.load import display_name, resolve_from_options
 @pass_options
 def command(opts: GlobalOptions, profiles: tuple[str, ...], print_config: bool) -> None:
     """Check the loopfile and report every problem with its line; exit 2 if any."""
+    from loopdev.config.effective import effective_yaml  # lazy: keeps `loopdev --help` fast
+    from loopdev.config.load import display_name, resolve_from_options
+
     opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
     resolved = resolve_from_options(opts, command="validate")
     model = resolved.model
