@@ -15,7 +15,7 @@ from loopdev.engine.logs import LogStore
 from loopdev.engine.state import EngineState
 from loopdev.engine.store import Store
 from loopdev.redact import REDACTOR
-from loopdev.tui.app import Dashboard
+from loopdev.tui.app import Dashboard, kube_events
 from loopdev.tui.screens import DetailsScreen
 from tests.tui.demo import SECRET, clock, example_store
 
@@ -167,3 +167,44 @@ async def test_no_color_renders_greys_only(
     }
     assert colours and all(c[0:2] == c[2:4] == c[4:6] for c in (x.lower() for x in colours))
     assert "crashing" in svg
+
+
+class FakeKube:
+    """Only what ``kube_events`` uses; fails on demand."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.asked: list[tuple[str, str]] = []
+
+    async def events(self, namespace: str, name: str) -> list[dict[str, object]]:
+        self.asked.append((namespace, name))
+        if self.fail:
+            raise ConnectionError("cluster unreachable")
+        return [
+            {"type": "Normal", "reason": "Pulled", "message": "image present", "count": 1},
+            {"type": "Warning", "reason": "BackOff", "message": f"token={SECRET}", "count": 7},
+        ]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_details_fetch_cluster_events(running: Running, fail: bool) -> None:
+    kube = FakeKube(fail)
+    source = kube_events(kube, "hello", running.store)
+    app = Dashboard(running.store, running.logs, clock=clock, events=source)
+    REDACTOR.add(SECRET)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("down", "down", "enter")
+            screen = app.screen
+            assert isinstance(screen, DetailsScreen)
+            await until(pilot, lambda: screen.events is not None)
+            text = str(screen.query_one("#details").render())
+    finally:
+        REDACTOR.clear()
+    assert kube.asked == [("hello", "hello-worker")]
+    if fail:
+        assert "(events unavailable: cluster unreachable)" in text
+    else:
+        assert "Normal Pulled: image present\n" in text
+        assert "Warning BackOff: token=******** (x7)" in text
+    assert SECRET not in text

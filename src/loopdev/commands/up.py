@@ -96,11 +96,12 @@ def command(
 
 
 async def _with_dashboard(session: Any) -> str:
-    from loopdev.tui.app import run_dashboard
+    from loopdev.tui.app import kube_events, run_dashboard
 
     await session.start()
+    events = kube_events(session.ctx.kube, session.ctx.namespace, session.store)
     try:
-        return str(await run_dashboard(session.store, session.logs))
+        return str(await run_dashboard(session.store, session.logs, events=events))
     finally:
         await session.stop()
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -26,6 +26,8 @@ from loopdev.tui.screens import ConfirmScreen, DetailsScreen, HelpScreen
 from loopdev.tui.widgets import LogPane, ResourceTable
 
 Exit = Literal["quit", "down"]
+# resource name -> recent cluster events about its objects, one line each (I/O; awaited)
+EventsSource = Callable[[str], Awaitable[Sequence[str]]]
 TICK = 0.1  # seconds between log drains / table refreshes
 AGE_REFRESH = 1.0
 MAIN_ONLY = frozenset(
@@ -68,9 +70,11 @@ class Dashboard(App[Exit]):
         *,
         clock: Callable[[], float] = time.monotonic,
         max_log_lines: int = 2000,
+        events: EventsSource | None = None,
     ) -> None:
         super().__init__()
         self.store, self.logs, self.clock = store, logs, clock
+        self.events_source = events
         self.max_log_lines = max_log_lines
         self.log_resource: str | None = None  # None: all resources interleaved
         self.log_query = ""
@@ -176,13 +180,15 @@ class Dashboard(App[Exit]):
         if name is None:
             return
 
-        def render() -> str:
+        def render(events: Sequence[str] | None) -> str:
             res = self.store.state.resource(name)
             if res is None:
                 return f"{name}: removed"
-            return vm.details(res, self.clock(), lambda src: self._tail(name, src))
+            return vm.details(res, self.clock(), lambda src: self._tail(name, src), events)
 
-        self.push_screen(DetailsScreen(name, render, lambda: self._trigger(name, False)))
+        source = self.events_source
+        fetch = None if source is None else (lambda: source(name))
+        self.push_screen(DetailsScreen(name, render, lambda: self._trigger(name, False), fetch))
 
     def _tail(self, name: str, source: str, n: int = 30) -> list[LogLine]:
         return [ln for ln in self.logs.lines(name) if ln.source == source][-n:]
@@ -253,14 +259,37 @@ class Dashboard(App[Exit]):
         self.push_screen(ConfirmScreen(question), answered)
 
 
+def kube_events(kube: Any, namespace: str, store: Store) -> EventsSource:
+    """An EventsSource over the kube adapter's ``events(namespace, name)`` (as `ci` reports)."""
+
+    async def fetch(resource: str) -> list[str]:
+        res = store.state.resource(resource)
+        out: list[str] = []
+        for key in res.objects if res is not None else ():
+            _, _, name = key.partition("/")
+            for ev in (await kube.events(namespace, name))[-10:]:
+                count = f" (x{ev['count']})" if ev.get("count", 1) > 1 else ""
+                out.append(
+                    f"{ev.get('type', '')} {ev.get('reason', '')}: {ev.get('message', '')}{count}"
+                )
+        return out
+
+    return fetch
+
+
 async def run_dashboard(
-    store: Store, logs: LogStore, *, clock: Callable[[], float] = time.monotonic
+    store: Store,
+    logs: LogStore,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    events: EventsSource | None = None,
 ) -> Exit:
     """Run the dashboard in the current event loop (next to the engine) until the user quits.
 
-    Returns "quit" (leave resources running) or "down" (the user confirmed tearing down);
-    a matching ShutdownRequested has been dispatched either way.
+    ``events`` feeds the details view's "recent events" (see ``kube_events``). Returns "quit"
+    (leave resources running) or "down" (the user confirmed tearing down); a matching
+    ShutdownRequested has been dispatched either way.
     """
-    app = Dashboard(store, logs, clock=clock)
+    app = Dashboard(store, logs, clock=clock, events=events)
     result = await app.run_async()
     return result or "quit"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,31 +10,60 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, Static
 
+Render = Callable[[Sequence[str] | None], str]  # events (None: not fetched) -> text
+FetchEvents = Callable[[], Awaitable[Sequence[str]]]
+EVENTS_EVERY = 3.0  # seconds between cluster event fetches while details are open
+
 
 class DetailsScreen(Screen[None]):
-    """Everything about one resource, in full: objects, events, last error, build output."""
+    """Everything about one resource, in full: objects, events, last error, build output.
+
+    Cluster events are fetched in a worker (never blocking the loop) while the screen is open.
+    """
 
     BINDINGS = [
         Binding("escape,q,enter", "app.pop_screen", "back"),
         Binding("r", "trigger", "trigger"),
     ]
 
-    def __init__(self, name: str, render: Callable[[], str], trigger: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        render: Render,
+        trigger: Callable[[], None],
+        fetch_events: FetchEvents | None = None,
+    ) -> None:
         super().__init__()
         self.resource = name
         self._render_text = render
         self._trigger = trigger
+        self._fetch = fetch_events
+        self.events: list[str] | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(self._render_text(), id="details", markup=False)
+            yield Static(self._render_text(self.events), id="details", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self.refresh_details)
+        if self._fetch is not None:
+            self.poll_events()
+            self.set_interval(EVENTS_EVERY, self.poll_events)
+
+    def poll_events(self) -> None:
+        self.run_worker(self._load_events(), group="events", exclusive=True)
+
+    async def _load_events(self) -> None:
+        assert self._fetch is not None
+        try:
+            self.events = list(await self._fetch())
+        except Exception as err:  # noqa: BLE001 - shown, never fatal for the dashboard
+            self.events = [f"(events unavailable: {getattr(err, 'message', None) or err})"]
+        self.refresh_details()
 
     def refresh_details(self) -> None:
-        self.query_one("#details", Static).update(self._render_text())
+        self.query_one("#details", Static).update(self._render_text(self.events))
 
     def action_trigger(self) -> None:
         self._trigger()

@@ -6,7 +6,7 @@ what keeps the table cheap while logs flood in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from loopdev.engine.logs import LogLine
@@ -176,8 +176,16 @@ def log_view(
     return [format_log(ln, resource, width) for ln in picked]
 
 
-def details(res: ResourceStatus, now: float, log_tail: Callable[[str], list[LogLine]]) -> str:
-    """The details view as Rich-markup-free text: objects, events, last build output, error."""
+def details(
+    res: ResourceStatus,
+    now: float,
+    log_tail: Callable[[str], list[LogLine]],
+    events: Sequence[str] | None = None,
+) -> str:
+    """The details view as plain text: objects, recent events, last error, last build output.
+
+    ``events`` are cluster events fetched for the resource's objects (None: not fetched; the
+    LogStore's ``event`` lines are shown instead)."""
     b = res.build
     parts = [
         f"{res.name} ({res.kind})",
@@ -195,13 +203,9 @@ def details(res: ResourceStatus, now: float, log_tail: Callable[[str], list[LogL
     if res.depends_on:
         parts.append(f"depends on {', '.join(res.depends_on)}")
     parts += ["", "objects", *(f"  {o}" for o in res.objects or ("(none yet)",))]
-    events = log_tail("event")
-    parts += ["", "recent events", *(f"  {scrub(e.text)}" for e in events or ())]
-    if not events:
-        parts.append("  (none)")
+    shown = list(events) if events is not None else [e.text for e in log_tail("event")]
+    parts += ["", "recent events", *(f"  {scrub(e)}" for e in shown or ("(none)",))]
     parts += ["", "last error", f"  {scrub(res.last_error) or '(none)'}"]
-    build_out = log_tail("build")
-    parts += ["", "last build output", *(f"  {scrub(x.text)}" for x in build_out)]
-    if not build_out:
-        parts.append("  (none)")
+    build_out = [scrub(x.text) for x in log_tail("build")] or ["(none)"]
+    parts += ["", "last build output", *(f"  {x}" for x in build_out)]
     return "\n".join(parts)
