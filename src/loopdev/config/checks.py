@@ -26,6 +26,7 @@ def check_effective(data: dict[str, Any], marks: Marks, problems: Problems, root
         if src.startswith("/") or ".." in src.split("/"):
             msg = f"{src!r} leaves the image context, expected a path relative to the context"
             problems.add_at(marks.value_at(path), path, msg)
+    _check_local_kinds(data, marks, problems)
     _check_dependencies(data, marks, problems)
     _check_ports(data, marks, problems)
     _check_paths(data, marks, problems, root)
@@ -122,6 +123,14 @@ def _sync_sources(data: dict[str, Any], only: str | None = None) -> Iterator[tup
             src = _mapping(rule).get("src")
             if isinstance(src, str):
                 yield ("images", name, "live", "sync", i, "src"), src
+
+
+def _check_local_kinds(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
+    """Each local command, after profiles, is a cmd or a serve (a profile may add new ones)."""
+    for name, body in _mapping(data.get("local")).items():
+        if isinstance(body, dict) and not ({"cmd", "serve"} & body.keys()):
+            path: Path_ = ("local", name)
+            problems.add_at(marks.value_at(path), path, "needs one of 'cmd' or 'serve', found none")
 
 
 def _check_dependencies(data: dict[str, Any], marks: Marks, problems: Problems) -> None:

@@ -24,7 +24,7 @@ from loopdev.config.model import Loopfile
 from loopdev.config.problems import Mark, Problems
 from loopdev.config.profiles import apply_profile, defined_profiles, select_profiles
 from loopdev.config.schema_errors import check_schema
-from loopdev.config.source import Document, Marks, parse_yaml
+from loopdev.config.source import Marks, parse_yaml
 from loopdev.errors import ConfigError, ConfigProblem, UsageError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -64,35 +64,44 @@ def resolve_loopfile(
     """Like ``load_loopfile`` but also returns the merged data; ``text`` overrides the file."""
     path = path.resolve()
     problems = Problems(display_name(path))
-    if text is None:
-        text = _read(path, problems)
-    problems.source = text
-    doc = parse_yaml(text, problems)
-    data = _document_root(doc, problems)
-    if data is None:
-        problems.raise_if_any()
-        raise AssertionError("unreachable: an unusable document always records a problem")
-    _refuse_newer(data, doc.marks if doc else Marks(), problems)
-    data = versions.upgrade(data)
-    marks = doc.marks if doc else Marks()
-    check_schema(data, marks, problems)  # profiles included: merging valid parts stays valid
+    problems.source = _read(path, problems) if text is None else text
+    data, marks = _parse(problems)
+    check_schema(data, marks, problems)  # profiles included; merged parts are checked below
     check_profiles(data, marks, problems)
     defined = defined_profiles(data)
-    active = select_profiles(
-        defined, profiles, os.environ if env is None else env, kube_context, command
-    )
-    effective = {k: v for k, v in data.items() if k != "profiles"}
-    effective_marks = marks
-    for name in active:
-        if isinstance(defined[name], dict):
-            effective, effective_marks = apply_profile(
-                {**effective, "profiles": defined}, effective_marks, name
-            )
-            effective.pop("profiles", None)
+    env = os.environ if env is None else env
+    active = select_profiles(defined, profiles, env, kube_context, command)
+    effective, effective_marks = _apply_profiles(data, marks, active)
     check_effective(effective, effective_marks, problems, path.parent)
     problems.raise_if_any()
-    model = build_model(effective, path, tuple(defined), active)
-    return Resolved(model, effective)
+    return Resolved(build_model(effective, path, tuple(defined), active), effective)
+
+
+def _parse(problems: Problems) -> tuple[dict[str, Any], Marks]:
+    """The document as plain data with marks, upgraded to the current format version."""
+    doc = parse_yaml(problems.source, problems)
+    if doc is None:
+        problems.fail()
+    if not isinstance(doc.data, dict):
+        found = "the file is empty" if doc.data is None else "the top level is not a mapping"
+        msg = f"{found}, expected a mapping with version, name and deploy"
+        problems.add_at(Mark(1, 1), (), msg)
+        problems.fail()
+    _refuse_newer(doc.data, doc.marks, problems)
+    return versions.upgrade(doc.data), doc.marks
+
+
+def _apply_profiles(
+    data: dict[str, Any], marks: Marks, active: Sequence[str]
+) -> tuple[dict[str, Any], Marks]:
+    """The document without ``profiles``, with each active profile merged in order."""
+    defined = defined_profiles(data)
+    effective = {k: v for k, v in data.items() if k != "profiles"}
+    for name in active:
+        if isinstance(defined[name], dict):
+            merged, marks = apply_profile({**effective, "profiles": defined}, marks, name)
+            effective = {k: v for k, v in merged.items() if k != "profiles"}
+    return effective, marks
 
 
 def load_from_options(opts: GlobalOptions, command: str | None = None) -> Loopfile:
@@ -133,16 +142,6 @@ def _read(path: Path, problems: Problems) -> str:
         raise UsageError(f"cannot read {path}: {err.strerror}") from None
     problems.raise_if_any()
     return ""
-
-
-def _document_root(doc: Document | None, problems: Problems) -> dict[str, Any] | None:
-    if doc is None:
-        return None
-    if isinstance(doc.data, dict):
-        return doc.data
-    found = "the file is empty" if doc.data is None else "the top level is not a mapping"
-    problems.add_at(Mark(1, 1), (), f"{found}, expected a mapping with version, name and deploy")
-    return None
 
 
 def _refuse_newer(data: dict[str, Any], marks: Marks, problems: Problems) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from loopdev.errors import ConfigError, ConfigProblem
 
@@ -111,6 +111,10 @@ class Problems:
     def raise_if_any(self) -> None:
         """Raise one ConfigError carrying every problem, sorted by position in the file."""
         if self.items:
-            ordered = sorted(self.items, key=lambda p: (p.line, p.col))
-            lines = self.source.splitlines()
-            raise LoopfileError(ordered, lines, hint="see docs/loopfile.md for every key")
+            self.fail()
+
+    def fail(self) -> NoReturn:
+        """Raise the problems found so far (callers have recorded at least one)."""
+        ordered = sorted(self.items, key=lambda p: (p.line, p.col))
+        lines = self.source.splitlines()
+        raise LoopfileError(ordered, lines, hint="see docs/loopfile.md for every key")

@@ -126,3 +126,17 @@ def test_problem_after_merge_points_at_the_profile_line(tmp_path: Path) -> None:
     assert (problem.line, problem.col) == (26, 21)  # inside the profile
     assert problem.path == "resources.web.dependsOn[0]"
     assert "unknown name 'nowhere'" in problem.message
+
+
+def test_profile_adding_an_incomplete_local_command_is_caught_at_its_line(tmp_path: Path) -> None:
+    path = _project(
+        tmp_path,
+        "version: v1\nname: d\ndeploy: {chart: chart}\nprofiles:\n"
+        "  extra:\n    local:\n      watcher:\n        deps: ['*.py']\n",
+    )
+    load_loopfile(path, env={})  # inactive: fine
+    with pytest.raises(ConfigError) as err:
+        load_loopfile(path, ["extra"], env={})
+    (problem,) = err.value.problems
+    assert (problem.line, problem.path) == (8, "local.watcher")
+    assert "needs one of 'cmd' or 'serve'" in problem.message
