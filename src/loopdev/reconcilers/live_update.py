@@ -1,0 +1,284 @@
+"""The live-update reconciler: file changes -> a sync into running containers, or a rebuild.
+
+It owns the shared file watcher (every ``FilesChanged`` in a session comes from it), plans
+each batch per image with the pure planner, executes syncs with one exec per container,
+replays synced files into replacement pods, and asks the build reconciler for a rebuild
+(``RebuildRequested``) when a change cannot be live-updated or a sync fails. Work for one
+image is serialised (a lock), images run in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from loopdev.config.model import Image
+from loopdev.engine import actions as a
+from loopdev.engine.reconciler import SessionContext
+from loopdev.engine.state import EngineState
+from loopdev.live import report
+from loopdev.live.executor import ExecPort, Executor, Job, Outcome
+from loopdev.live.ignore import RootIgnore, for_image
+from loopdev.live.planner import Rebuild, SyncPlan, plan_live_update
+from loopdev.live.replay import Ledgers
+from loopdev.live.roots import roots_for
+from loopdev.live.tarball import Payload, collect
+from loopdev.live.targets import Target, select_targets
+from loopdev.live.watcher import SharedWatcher, WatchFn
+from loopdev.render.labels import PROJECT_LABEL
+
+REPLAY_POLL = 2.0  # seconds between pod checks when no shared cluster watch is available
+
+
+class LiveUpdateReconciler:
+    name = "live_update"
+
+    def __init__(
+        self,
+        exec_port: ExecPort | None = None,
+        watch_fn: WatchFn | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._port = exec_port
+        self._watch_fn = watch_fn
+        self._clock = clock
+        self._ledgers = Ledgers()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._batches: asyncio.Queue[a.FilesChanged] = asyncio.Queue()
+        self._replay_wake = asyncio.Event()
+        self._rules: dict[str, RootIgnore] = {}
+        self.watcher: SharedWatcher | None = None
+
+    async def run(self, ctx: SessionContext) -> None:
+        self._ctx = ctx
+        self._rules = await asyncio.to_thread(
+            lambda: {n: for_image(i) for n, i in ctx.config.images.items()}
+        )
+        owned = self._port is None
+        port: Any = self._port or ctx.shared.get("kube_exec")
+        if port is None:
+            from loopdev.adapters.kube_exec import KubeExec
+
+            port = await KubeExec.connect(ctx.kube_context or None, os.environ.get("KUBECONFIG"))
+        self._port = port
+        self._executor = Executor(port)
+        ctx.store.subscribe(self._on_actions)
+        cluster = ctx.shared.get("cluster")
+        if cluster is not None:
+            cluster.subscribe(lambda kind, _e, _o: kind == "Pod" and self._replay_wake.set())
+        tasks = [asyncio.create_task(self._work()), asyncio.create_task(self._replays())]
+        if not ctx.options.once:
+            self.watcher = SharedWatcher(
+                lambda: roots_for(ctx.config),
+                ctx.store.dispatch,
+                self._watch_fn,
+                warn=lambda m: ctx.logs.append("loopdev", m),
+            )
+            tasks.append(asyncio.create_task(self.watcher.run()))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=1.0)
+            if owned:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(port.close(), 0.5)
+
+    # ---- reacting to the store ------------------------------------------------------------
+    def _on_actions(self, state: EngineState, batch: Sequence[a.Action]) -> None:
+        for act in batch:
+            if isinstance(act, a.FilesChanged):
+                self._batches.put_nowait(act)
+            elif isinstance(act, a.ImagesBuilt):
+                for name in act.built:
+                    self._ledgers.reset(name)
+                self._replay_wake.set()
+
+    async def _work(self) -> None:
+        while True:
+            first = await self._batches.get()
+            changed, deleted = set(first.changed), set(first.deleted)
+            while not self._batches.empty():  # merge what queued up while we were busy
+                nxt = self._batches.get_nowait()
+                changed = (changed - nxt.deleted) | nxt.changed
+                deleted = (deleted - nxt.changed) | nxt.deleted
+            await self.handle(changed, deleted)
+
+    async def handle(self, changed: set[str], deleted: set[str]) -> None:
+        """Plan one batch for every image and carry it out (images in parallel)."""
+        ctx = self._ctx
+        jobs = []
+        for name, image in ctx.config.images.items():
+            rules = self._rules[name]
+            plan = plan_live_update(image, changed, deleted, ctx.options.live, rules.ignored)
+            if isinstance(plan, Rebuild):
+                self._rebuild(name, plan.reason)
+            elif isinstance(plan, SyncPlan):
+                if name not in ctx.image_refs:
+                    self._rebuild(name, "changed before its first build finished")
+                else:
+                    jobs.append(self._sync(name, image, plan))
+        if jobs:
+            await asyncio.gather(*jobs)
+
+    # ---- sync ----------------------------------------------------------------------------
+    async def _sync(self, name: str, image: Image, plan: SyncPlan) -> None:
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            start = self._clock()
+            targets = self._targets(name, await self._pods())
+            ledger = self._ledgers.get(name)
+            if not ledger.baseline_taken:  # containers from the built image hold every file
+                ledger.current |= {t.key for t in targets}
+                ledger.baseline_taken = True
+            ledger.record(plan)
+            payload = await self._collect(name, image, plan)
+            fresh = [t for t in targets if t.key in ledger.current]
+            stale = [t for t in targets if t.key not in ledger.current]
+            jobs = [Job(t, payload, plan.run_steps) for t in fresh]
+            full = ledger.replay_plan()
+            if stale and full is not None:
+                replay = await self._collect(name, image, full)
+                jobs += [Job(t, replay, full.run_steps) for t in stale]
+            resources = self._resources(name, targets)
+            undo = self._updating(resources, f"syncing {report.plural(payload.files, 'file')}")
+            outcomes = await self._executor.run(jobs)
+            ledger.current |= {o.target.key for o in outcomes if o.ok}
+            self._log_steps(outcomes)
+            ms = (self._clock() - start) * 1000
+            undo()
+            if any(not o.ok for o in outcomes):
+                self._rebuild(name, f"live update failed: {report.failure_reason(outcomes)}")
+                return
+            if plan.restart:
+                await self._restart(fresh + stale)
+            message = report.synced_message(payload.files, ms, outcomes)
+            for res in resources:
+                self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
+                self._ctx.logs.append(res, message)
+
+    async def _collect(self, name: str, image: Image, plan: SyncPlan) -> Payload:
+        keep = self._rules[name]
+
+        def run() -> Payload:
+            return collect(
+                plan.copies, plan.deletes, str(image.context), lambda p: not keep.ignored(p)
+            )
+
+        payload = await asyncio.to_thread(run)
+        for path in payload.refused:
+            self._ctx.logs.append(
+                name,
+                f"not synced: {path} is reached through a symlink that leaves the image context",
+            )
+        return payload
+
+    async def _restart(self, targets: list[Target]) -> None:
+        """A container restart loses its synced files anyway: replace the pod and replay."""
+        delete = getattr(self._port, "delete_pod", None)
+        for pod in sorted({(t.namespace, t.pod) for t in targets}):
+            if delete is not None:
+                await delete(*pod)
+
+    # ---- replay into replacement pods -----------------------------------------------------
+    async def _replays(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._replay_wake.wait(), REPLAY_POLL)
+            self._replay_wake.clear()
+            await asyncio.sleep(0.02)  # let a burst of pod events settle
+            try:
+                await self.replay_all()
+            except Exception as err:  # noqa: BLE001 - retried on the next pod event
+                self._ctx.logs.append("loopdev", f"live update replay: {err}")
+
+    async def replay_all(self) -> None:
+        pods = None
+        for name, image in self._ctx.config.images.items():
+            ledger = self._ledgers.get(name)
+            if name not in self._ctx.image_refs or ledger.empty:
+                continue
+            pods = pods if pods is not None else await self._pods()
+            async with self._locks.setdefault(name, asyncio.Lock()):
+                stale = [t for t in self._targets(name, pods) if t.key not in ledger.current]
+                full = ledger.replay_plan()
+                if not stale or full is None:
+                    continue
+                payload = await self._collect(name, image, full)
+                resources = self._resources(name, stale)
+                undo = self._updating(resources, "replaying synced files into a new pod")
+                outcomes = await self._executor.run(
+                    [Job(t, payload, full.run_steps) for t in stale]
+                )
+                undo()
+                ledger.current |= {o.target.key for o in outcomes if o.ok}
+                self._log_steps(outcomes)
+                if any(not o.ok for o in outcomes):
+                    self._rebuild(name, f"replay failed: {report.failure_reason(outcomes)}")
+                    continue
+                message = report.replayed_message(payload.files, [t.pod for t in stale])
+                for res in resources:
+                    self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
+                    self._ctx.logs.append(res, message)
+
+    # ---- helpers -----------------------------------------------------------------------------
+    async def _pods(self) -> list[dict[str, Any]]:
+        cluster = self._ctx.shared.get("cluster")
+        if cluster is not None and getattr(cluster, "synced", False):
+            return list(cluster.pods())
+        selector = f"{PROJECT_LABEL}={self._ctx.config.name}"
+        pods, _ = await self._port.list_pods(self._ctx.namespace, selector)  # type: ignore[union-attr]
+        return list(pods)
+
+    def _targets(self, name: str, pods: list[dict[str, Any]]) -> list[Target]:
+        ref = self._ctx.image_refs.get(name, "")
+        return select_targets(pods, self._ctx.config.name, ref) if ref else []
+
+    def _resources(self, image: str, targets: Sequence[Target]) -> list[str]:
+        """Workload resources running this image (or the image itself when none is known)."""
+        names = {t.resource for t in targets if t.resource}
+        uses = self._ctx.shared.get("resource_images") or {}
+        names |= {res for res, images in uses.items() if image in images}
+        state = self._ctx.store.state
+        known = sorted(n for n in names if state.resource(n) is not None)
+        return known or [image]
+
+    def _updating(self, resources: list[str], reason: str) -> Callable[[], None]:
+        """Show ``updating`` while we work; give the previous state back afterwards unless
+        someone else changed it meanwhile."""
+        store = self._ctx.store
+        before = {r: store.state.resource(r) for r in resources}
+        for r in resources:
+            store.dispatch(a.StateChanged(r, "updating", reason))
+
+        def undo() -> None:
+            for r, prev in before.items():
+                now = store.state.resource(r)
+                mine = now is not None and now.state == "updating" and now.reason == reason
+                if prev is not None and (mine or now is None or now.state == prev.state):
+                    store.dispatch(a.StateChanged(r, prev.state, prev.reason))
+
+        return undo
+
+    def _rebuild(self, name: str, reason: str) -> None:
+        ctx = self._ctx
+        ctx.store.dispatch(a.RebuildRequested((name,), reason))
+        for res in {name, *self._resources(name, [])}:
+            ctx.store.dispatch(a.StatusPatched(res, {"last_update": f"rebuilding: {reason}"}))
+            ctx.logs.append(res, f"rebuilding {name}: {reason}")
+
+    def _log_steps(self, outcomes: Sequence[Outcome]) -> None:
+        for o in outcomes:
+            src = f"{o.target.pod}/{o.target.container}"
+            for run in o.steps:
+                self._ctx.logs.append(o.target.resource, f"$ {run.cmd} (exit {run.exit_code})", src)
+                for line in run.output.splitlines()[-50:]:
+                    self._ctx.logs.append(o.target.resource, line, src)
+            if o.error:
+                self._ctx.logs.append(o.target.resource or "loopdev", o.error)
