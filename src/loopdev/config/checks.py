@@ -12,7 +12,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from loopdev.config.problems import Path_, Problems, one_of
+from loopdev.config.problems import Path_, Problems, one_of, report_exactly_one
 from loopdev.config.source import Marks
 
 _PORT_SPEC = re.compile(r"^([0-9]+):([0-9]+|[a-z0-9-]+)$")
@@ -26,7 +26,7 @@ def check_effective(data: dict[str, Any], marks: Marks, problems: Problems, root
         if src.startswith("/") or ".." in src.split("/"):
             msg = f"{src!r} leaves the image context, expected a path relative to the context"
             problems.add_at(marks.value_at(path), path, msg)
-    _check_local_kinds(data, marks, problems)
+    _check_exclusive(data, marks, problems)
     _check_dependencies(data, marks, problems)
     _check_ports(data, marks, problems)
     _check_paths(data, marks, problems, root)
@@ -125,12 +125,21 @@ def _sync_sources(data: dict[str, Any], only: str | None = None) -> Iterator[tup
                 yield ("images", name, "live", "sync", i, "src"), src
 
 
-def _check_local_kinds(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
-    """Each local command, after profiles, is a cmd or a serve (a profile may add new ones)."""
+DEPLOY_SOURCES = ["chart", "manifests", "kustomize", "helm"]
+
+
+def _check_exclusive(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
+    """One deploy source, and cmd or serve per local command, after profiles are merged.
+
+    Profiles hold partial entries the schema cannot require these of, so a profile can add a
+    second source or a command without either; the merged result is checked here.
+    """
+    deploy = data.get("deploy")
+    if isinstance(deploy, dict):
+        report_exactly_one(deploy, DEPLOY_SOURCES, ("deploy",), marks, problems)
     for name, body in _mapping(data.get("local")).items():
-        if isinstance(body, dict) and not ({"cmd", "serve"} & body.keys()):
-            path: Path_ = ("local", name)
-            problems.add_at(marks.value_at(path), path, "needs one of 'cmd' or 'serve', found none")
+        if isinstance(body, dict):
+            report_exactly_one(body, ["cmd", "serve"], ("local", name), marks, problems)
 
 
 def _check_dependencies(data: dict[str, Any], marks: Marks, problems: Problems) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from typing import NamedTuple, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from loopdev.errors import ConfigError, ConfigProblem
 
@@ -54,6 +54,23 @@ def one_of(choices: Iterable[object]) -> str:
     """``'a', 'b' or 'c'`` for messages."""
     items = [repr(c) if isinstance(c, str) else str(c) for c in choices]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def report_exactly_one(
+    mapping: dict[str, object], keys: list[str], path: Path_, marks: Any, problems: Problems
+) -> None:
+    """Problem unless exactly one of ``keys`` is in ``mapping`` (worded once for schema and
+    semantic checks, so the same problem found by both is reported once)."""
+    present = [k for k in keys if k in mapping]
+    if len(present) == 1:
+        return
+    if not present:
+        problems.add_at(marks.value_at(path), path, f"needs one of {one_of(keys)}, found none")
+        return
+    together = " and ".join(repr(k) for k in present)
+    msg = f"{together} cannot be used together, expected exactly one of {one_of(keys)}"
+    where = (*path, present[1])
+    problems.add_at(marks.key_at(where), where, msg)
 
 
 class LoopfileError(ConfigError):

@@ -12,7 +12,14 @@ from typing import Any
 
 from jsonschema import ValidationError
 
-from loopdev.config.problems import Path_, Problems, did_you_mean, is_secret_path, one_of
+from loopdev.config.problems import (
+    Path_,
+    Problems,
+    did_you_mean,
+    is_secret_path,
+    one_of,
+    report_exactly_one,
+)
 from loopdev.config.schema import schema, validator
 from loopdev.config.source import Marks
 
@@ -169,14 +176,8 @@ def _report_alternatives(
 def _exactly_one(
     err: ValidationError, keys: list[str], marks: Marks, problems: Problems, path: Path_
 ) -> None:
-    present = [k for k in keys if isinstance(err.instance, dict) and k in err.instance]
-    if not present:
-        msg = f"needs one of {one_of(keys)}, found none"
-        problems.add_at(marks.value_at(path), path, msg)
-        return
-    together = " and ".join(repr(k) for k in present)
-    msg = f"{together} cannot be used together, expected exactly one of {one_of(keys)}"
-    problems.add_at(marks.key_at(path + (present[1],)), path + (present[1],), msg)
+    instance = err.instance if isinstance(err.instance, dict) else {}
+    report_exactly_one(instance, keys, path, marks, problems)
 
 
 def _branch_type(branch: dict[str, Any]) -> str | None:

@@ -140,3 +140,16 @@ def test_profile_adding_an_incomplete_local_command_is_caught_at_its_line(tmp_pa
     (problem,) = err.value.problems
     assert (problem.line, problem.path) == (8, "local.watcher")
     assert "needs one of 'cmd' or 'serve'" in problem.message
+
+
+def test_profile_naming_two_deploy_sources_is_caught(tmp_path: Path) -> None:
+    path = _project(
+        tmp_path,
+        "version: v1\nname: d\ndeploy: {chart: chart}\nprofiles:\n"
+        "  both:\n    deploy: {kustomize: kust, manifests: [a.yaml]}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_loopfile(path, ["both"], env={})
+    (problem,) = err.value.problems
+    assert (problem.line, problem.path) == (6, "deploy.kustomize")
+    assert "'manifests' and 'kustomize' cannot be used together" in problem.message
