@@ -49,7 +49,9 @@ def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["LOG_LEVEL", "PORT", "PASSTHROUGH", "KEYBOARD", "bypass", "HOME"])
+@pytest.mark.parametrize(
+    "name", ["LOG_LEVEL", "PORT", "PASSTHROUGH", "KEYBOARD", "bypass", "HOME", "key", "monkey"]
+)
 def test_ordinary_names(name: str) -> None:
     assert not is_secret_name(name)
 
