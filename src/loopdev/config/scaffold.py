@@ -26,6 +26,7 @@ _SKIP = {
     "site-packages",
 }
 _MAX_DEPTH = 4
+_MAX_YAML_BYTES = 1_000_000
 _WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -81,6 +82,8 @@ def _kube_objects(directory: Path, files: set[str]) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for name in sorted(f for f in files if f.endswith((".yaml", ".yml"))):
         try:
+            if (directory / name).stat().st_size > _MAX_YAML_BYTES:  # data, not manifests
+                continue
             docs = list(yaml.load_all((directory / name).read_text("utf-8"), Loader=_Loader))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
