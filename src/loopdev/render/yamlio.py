@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from loopdev.render.emit import emit
+
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -128,7 +130,17 @@ _DUMP_OPTS: dict[str, Any] = {
 
 
 def dump(data: Any) -> str:
-    """One YAML document (no ``---``), ending in a newline."""
+    """One YAML document (no ``---``), ending in a newline; a fast path for plain objects
+    writes exactly what PyYAML would (``loopdev.render.emit``)."""
+    if type(data) is dict:
+        fast = emit(data, dump_pyyaml)
+        if fast is not None:
+            return fast
+    return dump_pyyaml(data)
+
+
+def dump_pyyaml(data: Any) -> str:
+    """PyYAML's own output with the manifest settings."""
     text: str = yaml.dump(data, Dumper=ManifestDumper, **_DUMP_OPTS)
     return text
 

@@ -121,3 +121,73 @@ def test_toyaml_fragments_have_no_document_markers(value: object, text: str) -> 
     from loopdev.render.filters import toyaml
 
     assert toyaml(value) == text
+
+
+def _nest(value: object) -> dict[str, object]:
+    """``value`` in every position the writer lays out differently."""
+    return {
+        "apiVersion": "v1",
+        "kind": "X",
+        "metadata": {"name": "x", "labels": {"a": value}},
+        "value": value,
+        "list": [value, [value, [value]], {"k": value, "l": [value]}, {}, []],
+        "nested": {"deeper": {"items": [{"a": value, "b": [value, {"c": value}]}]}},
+        "empty": {"d": {}, "l": []},
+    }
+
+
+EXTRA = ["a\rb", "a\u2028b", "a\x85b", "\n", "\n\n", " \n x", "x\n ", "|", ">", "- a\n- b"]
+
+
+@pytest.mark.parametrize("value", [*AWKWARD, *EXTRA, 0, -5, True, False, None, 10**20])
+def test_fast_writer_matches_pyyaml_byte_for_byte(value: object) -> None:
+    from loopdev.render.yamlio import dump, dump_pyyaml
+
+    obj = _nest(value)
+    assert dump(obj) == dump_pyyaml(obj)
+    if isinstance(value, str):
+        keyed = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "data": {value: 1}}
+        assert dump(keyed) == dump_pyyaml(keyed)
+
+
+def test_fast_writer_falls_back_for_other_types() -> None:
+    from loopdev.render.emit import emit
+    from loopdev.render.yamlio import dump, dump_pyyaml
+
+    for obj in ({"f": 1.5}, {1: "int key"}, {"t": ("tuple",)}, {"k": "a\u2028b"}):
+        assert emit(obj, dump_pyyaml) is None
+        assert dump(obj) == dump_pyyaml(obj)
+
+
+def test_fast_writer_matches_pyyaml_on_the_examples() -> None:
+    from loopdev.render.yamlio import dump, dump_pyyaml
+
+    golden = Path(__file__).parent / "golden"
+    docs = [d for f in sorted(golden.rglob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    assert len(docs) > 10
+    for doc in docs:
+        assert dump(doc) == dump_pyyaml(doc)
+
+
+def test_fast_writer_matches_pyyaml_on_random_documents() -> None:
+    import random
+
+    from loopdev.render.yamlio import dump, dump_pyyaml
+
+    rng = random.Random(4)
+    alphabet = "ab01 :#-?'\"\n\t|>{}[],&*!%@`.~=ü\\"
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+
+    def value(depth: int) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.4:
+            return rng.choice([text(), text(), rng.randint(-5, 5), True, None, "yes", "1.0"])
+        if roll < 0.7:
+            return {text(): value(depth + 1) for _ in range(rng.randint(0, 3))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+
+    for _ in range(400):
+        doc = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "x"}, "v": value(0)}
+        assert dump(doc) == dump_pyyaml(doc), doc
