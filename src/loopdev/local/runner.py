@@ -117,7 +117,7 @@ class LocalRunner:
             self._on_state("error", f"serve exited with code {code}")
         else:
             exited.cancel()
-            self._on_log("loopdev: restarting (dependencies changed)")
+            self._on_log("loopdev: restarting (changes or a trigger)")
 
     async def _track_readiness(self, proc: ManagedProcess) -> None:
         probe = self.spec.readiness

@@ -46,6 +46,7 @@ class Forwarder:
         target_wait: float = 5.0,
         linger: float = 10.0,
         settle: float = 0.3,
+        verify_every: float = 10.0,
     ) -> None:
         self._dialer = dialer
         self.host, self.local = host, local
@@ -54,6 +55,8 @@ class Forwarder:
         self._target_wait = target_wait
         self._linger = linger
         self._settle = settle
+        self._verify_every = verify_every
+        self._last_ok = 0.0
         self._target: Target | None = None
         self._target_set = asyncio.Event()
         self._server: asyncio.Server | None = None
@@ -117,17 +120,22 @@ class Forwarder:
             if bound == pod:
                 task.cancel()
 
-    def _recheck(self, immediately: bool = False) -> None:
+    def _recheck(self, immediately: bool = False, idle: bool = False) -> None:
         if self._server is None:
             return
         if self._check is not None:
             self._check.cancel()
-        self._check = asyncio.create_task(self._check_loop(immediately))
+        self._check = asyncio.create_task(self._check_loop(immediately, idle))
 
-    async def _check_loop(self, immediately: bool) -> None:
-        """Dial the target until one dial works; the state follows each outcome."""
+    async def _check_loop(self, immediately: bool, idle: bool) -> None:
+        """Dial the target until a dial works, then re-check whenever the forward has been
+        idle for ``verify_every`` seconds: the state follows each outcome, so a forward whose
+        API server or pod went away stops saying ``listening`` even if nobody connects."""
         attempt = 0 if immediately else 1
         while True:
+            if idle:
+                await self._idle_for(self._verify_every)
+                idle, attempt = False, 0
             target = self._target
             if target is None:
                 self._set_state(f"error: {self._problem}" if self._problem else WAITING)
@@ -135,21 +143,34 @@ class Forwarder:
             if attempt:
                 await asyncio.sleep(_RECHECK[min(attempt - 1, len(_RECHECK) - 1)])
             attempt += 1
-            try:
-                stream = await self._dialer.dial(
-                    target.namespace, target.pod, target.port, self._dial_timeout
-                )
-            except DialError as err:
-                self._set_state(f"error: {err}")
+            problem = await self._probe(target)
+            if self._target != target:
                 continue
-            problem = await stream.check(self._settle)
-            await stream.close()
             if problem is not None:
                 self._set_state(f"error: {_one_line(problem)}")
                 continue
-            if self._target == target:
-                self._set_state(LISTENING)
-            return
+            self._ok()
+            idle = True
+
+    async def _probe(self, target: Target) -> str | None:
+        try:
+            stream = await self._dialer.dial(
+                target.namespace, target.pod, target.port, self._dial_timeout
+            )
+        except DialError as err:
+            return str(err)
+        problem = await stream.check(self._settle)
+        await stream.close()
+        return problem
+
+    async def _idle_for(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        while (left := self._last_ok + seconds - loop.time()) > 0:
+            await asyncio.sleep(left)
+
+    def _ok(self) -> None:
+        self._last_ok = asyncio.get_running_loop().time()
+        self._set_state(LISTENING)
 
     async def _await_target(self) -> Target | None:
         if self._target is None:
@@ -179,9 +200,10 @@ class Forwarder:
                 self._set_state(f"error: {_one_line(stream.error)}")
                 self._recheck()
             elif got_data and self._target == target:  # a working relay is the best check
-                if self._check is not None:
-                    self._check.cancel()
-                self._set_state(LISTENING)
+                was_failing = self.state != LISTENING
+                self._ok()
+                if was_failing:
+                    self._recheck(idle=True)
         finally:
             self._conns.pop(task, None)
             writer.close()

@@ -51,6 +51,7 @@ class FakeApi:
         self.dials = 0
         self._watchers: list[asyncio.Queue[dict[str, Any] | None]] = []
         self.runner: web.AppRunner | None = None
+        self.port = 0
         self.url = ""
 
     # -- state changes tests make ---------------------------------------------------------
@@ -74,22 +75,25 @@ class FakeApi:
             q.put_nowait({"type": kind, "object": obj})
 
     # -- server ---------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Serve on ``port`` (0: any free port; pass the old one to come back after stop)."""
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/api/v1/namespaces/{ns}/pods", self._pods)
         app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/portforward", self._forward)
         self.runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", port, reuse_address=True)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         for q in self._watchers:
             q.put_nowait(None)
+        self._watchers.clear()
         if self.runner is not None:
             await self.runner.cleanup()
+            self.runner = None
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:

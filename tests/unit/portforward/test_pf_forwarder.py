@@ -54,8 +54,17 @@ async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def forwarding(wire: KubeWire, port: int, states: list[str]) -> AsyncIterator[Forwarder]:
-    fwd = Forwarder(wire, "127.0.0.1", port, on_state=states.append, dial_timeout=2.0)
+async def forwarding(
+    wire: KubeWire, port: int, states: list[str], verify_every: float = 10.0
+) -> AsyncIterator[Forwarder]:
+    fwd = Forwarder(
+        wire,
+        "127.0.0.1",
+        port,
+        on_state=states.append,
+        dial_timeout=2.0,
+        verify_every=verify_every,
+    )
     task = asyncio.create_task(fwd.serve())
     try:
         await until(lambda: fwd.bound or fwd.state.startswith("error: "))
@@ -145,3 +154,22 @@ async def test_port_in_use_names_the_holder_and_recovers(wire: KubeWire) -> None
         assert "(pid " in fwd.state
         blocker.close()
         await until(lambda: fwd.state == WAITING, timeout=4)
+
+
+async def test_idle_forward_notices_api_server_loss_and_recovers(
+    fake_api: FakeApi, wire: KubeWire
+) -> None:
+    server, addr = await http_backend("back")
+    fake_api.put(pod("p1"), backend=addr)
+    port, states = free_port(), []
+    async with forwarding(wire, port, states, verify_every=0.3) as fwd:
+        fwd.set_target(Target("default", "p1", 8000))
+        await until(lambda: fwd.state == LISTENING)
+        await fake_api.stop()  # nobody connects: the periodic check must notice
+        await until(lambda: fwd.state.startswith("error: "), timeout=5)
+        assert await get(port) == ""  # a new connection is closed at once, not hung
+        assert fwd.state.startswith("error: ")
+        await fake_api.start(fake_api.port)
+        await until(lambda: fwd.state == LISTENING, timeout=8)
+        assert await get(port) == "back"
+    server.close()
