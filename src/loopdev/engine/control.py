@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import socket
+import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -161,16 +163,24 @@ def keyboard_targets(line: str, state: EngineState) -> tuple[list[str], str]:
 
 
 class ControlReconciler:
-    """Runs the control socket for the whole session (listed with the other reconcilers)."""
+    """Runs the control socket for the whole session (listed with the other reconcilers),
+    and, when the plain presenter sets ``ctx.shared["keyboard"] = True`` (a terminal without
+    the dashboard), the key-press triggers on stdin."""
 
     name = "control"
 
     async def run(self, ctx: SessionContext) -> None:
         server = ControlServer(ctx.store, socket_path(ctx.config.name, ctx.config.path))
         await server.start()
+        keys: asyncio.Task[None] | None = None
+        if ctx.shared.get("keyboard"):
+            ctx.logs.append("loopdev", "press Enter to apply pending changes, or NAME + Enter")
+            keys = asyncio.create_task(read_keyboard(ctx, await stdin_reader()))
         try:
             await asyncio.Future()
         finally:
+            if keys is not None:
+                keys.cancel()
             await server.close()
 
 
@@ -186,10 +196,22 @@ async def read_keyboard(ctx: SessionContext, stream: asyncio.StreamReader) -> No
 
 
 async def stdin_reader() -> asyncio.StreamReader:
-    """An asyncio reader over this process's stdin (a tty or pipe) for ``read_keyboard``."""
-    import sys
+    """An asyncio reader fed by a daemon thread reading this process's stdin.
 
+    Why a thread and not ``connect_read_pipe``: that makes the terminal non-blocking, which
+    also affects stdout on the same tty (prints then fail with EAGAIN). A daemon thread never
+    holds up exit, even while it waits for a key.
+    """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def pump() -> None:
+        try:
+            for line in iter(sys.stdin.buffer.readline, b""):
+                loop.call_soon_threadsafe(reader.feed_data, line)
+            loop.call_soon_threadsafe(reader.feed_eof)
+        except (RuntimeError, OSError, ValueError):
+            return  # the loop closed (exit) or stdin went away: nothing left to read for
+
+    threading.Thread(target=pump, name="loopdev-keys", daemon=True).start()
     return reader

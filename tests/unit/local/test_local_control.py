@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import os
+import sys
 from pathlib import Path
+
+import pytest
 from types import MappingProxyType
 
 from loopdev.config.model import Deploy, Loopfile
 from loopdev.engine import actions as a
-from loopdev.engine.control import handle_request, keyboard_targets, read_keyboard, socket_path
+from loopdev.engine.control import (
+    handle_request,
+    keyboard_targets,
+    read_keyboard,
+    socket_path,
+    stdin_reader,
+)
 from loopdev.engine.logs import LogStore
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState, ResourceStatus
@@ -74,3 +85,14 @@ async def test_read_keyboard_dispatches_triggers(tmp_path: Path) -> None:
     runner.cancel()
     assert seen == [a.TriggerRequested("api"), a.TriggerRequested("gen")]
     assert ctx.logs.tail("loopdev", 1)[0].startswith("no resource named 'nope'")
+
+
+async def test_stdin_reader_feeds_lines_then_eof(monkeypatch: pytest.MonkeyPatch) -> None:
+    r, w = os.pipe()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.FileIO(r))))
+    os.write(w, b"gen\n\n")
+    os.close(w)
+    reader = await stdin_reader()
+    assert await asyncio.wait_for(reader.readline(), 2) == b"gen\n"
+    assert await asyncio.wait_for(reader.readline(), 2) == b"\n"
+    assert await asyncio.wait_for(reader.readline(), 2) == b""
