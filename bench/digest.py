@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from loopdev.build import cache as cache_mod  # noqa: E402
 from loopdev.build.context import context_patterns, list_context  # noqa: E402
 from loopdev.build.digest import compute_digests  # noqa: E402
 from loopdev.config.model import Deploy, Image, Loopfile  # noqa: E402
@@ -38,6 +39,7 @@ def generate(root: Path, files: int, total: int) -> None:
         name = f"f{i}.tmp" if i % 50 == 0 else f"f{i}.py"
         p = d / name
         p.write_bytes(chunk[i % avg : i % avg + size])
+    for p in [*ctx.rglob("*"), ctx]:
         os.utime(p, ns=(OLD_NS, OLD_NS))  # as in a real checkout: not just written
 
 
@@ -89,6 +91,12 @@ def main() -> None:
         for _ in range(args.runs):
             warms.append(timed(lambda: compute_digests(config)))
         warm_cpu = CPU[:]
+        CPU.clear()
+        disk = []
+        for _ in range(args.runs):
+            cache_mod._OPEN.clear()  # as a new process: the cache is read from disk
+            disk.append(timed(lambda: compute_digests(config)))
+        disk_cpu = CPU[:]
         for _ in range(args.runs):
             lists.append(timed(lambda: list_context(root / "ctx", ["**/*.tmp"], "Dockerfile")))
         ms = lambda v: f"{v * 1000:.0f} ms"  # noqa: E731
@@ -96,10 +104,13 @@ def main() -> None:
         print(f"cold (empty cache, page cache warm): wall p50 {ms(statistics.median(colds))}"
               f"  max {ms(max(colds))}  cpu p50 {ms(statistics.median(cold_cpu))}"
               f"  (n={len(colds)}, goal < 1500 ms)")  # fmt: skip
-        print(f"warm (cache hit): wall p50 {ms(statistics.median(warms))}"
+        print(f"warm, same process (loopdev up): wall p50 {ms(statistics.median(warms))}"
               f"  p95 {ms(pct(warms, 0.95))}  cpu p50 {ms(statistics.median(warm_cpu))}"
               f"  (n={len(warms)}, goal < 150 ms)")  # fmt: skip
-        print(f"  listing the context alone: wall p50 {ms(statistics.median(lists))}")
+        print(f"warm, cache read from disk (loopdev build): wall p50 {ms(statistics.median(disk))}"
+              f"  p95 {ms(pct(disk, 0.95))}  cpu p50 {ms(statistics.median(disk_cpu))}"
+              f"  (n={len(disk)}, goal < 150 ms)")  # fmt: skip
+        print(f"  cold listing alone (no cache): wall p50 {ms(statistics.median(lists))}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import platformdirs
 
-from loopdev.build.context import Entry
+from loopdev.build.context import DirCache, Entry, Listing
 
-_FORMAT = 1
+_FORMAT = 2
 _RACY_NS = 1_000_000_000
 _CHUNK = 1 << 20
 _WORKERS = 4
@@ -52,24 +53,57 @@ def _hash_batch(paths: list[str]) -> list[str]:
     return [hash_file(p) for p in paths]
 
 
+_OPEN: dict[Path, HashCache] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_cache(context: Path, variant: str = "", root: Path | None = None) -> HashCache:
+    """The process-wide cache object for a context (loaded from disk once per process)."""
+    file = cache_file(context.resolve(), variant, root)
+    with _OPEN_LOCK:
+        cache = _OPEN.get(file)
+        if cache is None:
+            cache = _OPEN[file] = HashCache(context, variant, root)
+        return cache
+
+
+def cache_file(context: Path, variant: str, root: Path | None) -> Path:
+    name = hashlib.sha256(f"{context}\0{variant}".encode()).hexdigest()[:24]
+    return (root or cache_root()) / "digests" / f"{name}.pickle"
+
+
 class HashCache:
-    """The cache for one context directory; ``hashes`` fills it, ``save`` persists it."""
+    """The cache for one context directory and ignore set: file hashes and directory listings.
+
+    ``lock`` serializes users (digests run in worker threads, maybe two at once).
+    """
 
     def __init__(self, context: Path, variant: str = "", root: Path | None = None) -> None:
         self.context = context.resolve()
-        key = f"{self.context}\0{variant}"
-        name = hashlib.sha256(key.encode()).hexdigest()[:24]
-        self.file = (root or cache_root()) / "digests" / f"{name}.pickle"
-        self.table: Table = self._load()
+        self.file = cache_file(self.context, variant, root)
+        self.lock = threading.Lock()
+        self.table: Table = {}
+        self.dirs: DirCache = {}
+        self._load()
         self.dirty = False
 
-    def _load(self) -> Table:
+    def _load(self) -> None:
         try:
             with open(self.file, "rb") as fh:
-                fmt, context, table = pickle.load(fh)
+                fmt, context, table, dirs = pickle.load(fh)
         except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
-            return {}
-        return table if fmt == _FORMAT and context == str(self.context) else {}
+            return
+        if fmt == _FORMAT and context == str(self.context):
+            self.table, self.dirs = table, dirs
+
+    def listing(self) -> Listing:
+        """A listing that reuses the directory decisions of the last run."""
+        return Listing(self.dirs)
+
+    def keep_listing(self, listing: Listing) -> None:
+        if listing.new != self.dirs:
+            self.dirs = listing.new
+            self.dirty = True
 
     def hashes(self, files: Iterable[Entry]) -> dict[str, str]:
         """Content hash per regular file; cached ones are looked up, the rest hashed in threads."""
@@ -121,7 +155,7 @@ class HashCache:
             self.file.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump((_FORMAT, str(self.context), self.table), fh, protocol=5)
+                pickle.dump((_FORMAT, str(self.context), self.table, self.dirs), fh, protocol=5)
             os.replace(tmp, self.file)
             self.dirty = False
         except OSError:

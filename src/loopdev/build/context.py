@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 from loopdev.adapters.docker import PatternMatcher, normalize_slashes, translate
 
 DOCKERIGNORE = ".dockerignore"
+RACY_NS = 1_000_000_000  # entries changed this recently may change again unseen
 
 
 class Entry(NamedTuple):
@@ -66,11 +68,31 @@ def make_matcher(patterns: list[str], dockerfile_rel: str | None) -> PatternMatc
     return PatternMatcher([*patterns, f"!{dockerfile_rel}"] if dockerfile_rel else list(patterns))
 
 
-def list_context(context: Path, patterns: list[str], dockerfile_rel: str | None) -> list[Entry]:
-    """Every entry the SDK's tar would contain, sorted by path."""
+# rel dir -> (dir mtime_ns, [(name, sent, descend)]): a directory's decisions stay valid
+# while its mtime (changed by any create/delete/rename inside it) stays the same.
+DirCache = dict[str, tuple[int, list[tuple[str, bool, bool]]]]
+
+
+class Listing:
+    """Decisions from the previous listing (``old``) and those of this one (``new``)."""
+
+    def __init__(self, old: DirCache | None = None) -> None:
+        self.old: DirCache = old or {}
+        self.new: DirCache = {}
+        self.fresh_after = time.time_ns() - RACY_NS
+
+
+def list_context(
+    context: Path, patterns: list[str], dockerfile_rel: str | None, listing: Listing | None = None
+) -> list[Entry]:
+    """Every entry the context sends, sorted by path.
+
+    With a ``listing`` from a previous run, unchanged directories skip scandir and matching:
+    only their sent entries are lstat'ed (for size, mtime and mode).
+    """
     matcher = FastMatcher(make_matcher(patterns, dockerfile_rel))
     out: list[Entry] = []
-    _walk(str(context), "", matcher, out)
+    _walk(str(context), "", matcher, out, listing or Listing())
     out.sort(key=lambda e: e.path)
     return out
 
@@ -104,27 +126,63 @@ class FastMatcher:
         return matched
 
 
-def _walk(root: str, rel_dir: str, matcher: FastMatcher, out: list[Entry]) -> None:
+def _walk(root: str, rel_dir: str, matcher: FastMatcher, out: list[Entry], lst: Listing) -> None:
     """Mirror of ``PatternMatcher.walk``: same yield and descend decisions, one lstat each."""
+    path = f"{root}/{rel_dir}" if rel_dir else root
+    try:
+        mtime = os.lstat(path).st_mtime_ns
+    except FileNotFoundError:
+        return
+    prefix = f"{rel_dir}/" if rel_dir else ""
+    rec = lst.old.get(rel_dir)
+    if rec is None or rec[0] != mtime:
+        decisions = _scan(root, rel_dir, prefix, matcher, out)
+        if mtime < lst.fresh_after:
+            lst.new[rel_dir] = (mtime, decisions)
+    else:  # unchanged directory: same names, same decisions; only re-stat what is sent
+        decisions = rec[1]
+        lst.new[rel_dir] = rec
+        lstat, is_reg, base = os.lstat, stat.S_ISREG, f"{path}/"
+        for name, sent, _ in decisions:
+            if not sent:
+                continue
+            try:
+                st = lstat(base + name)
+            except FileNotFoundError:
+                continue
+            if is_reg(st.st_mode):
+                out.append(
+                    Entry(prefix + name, "f", st.st_mode & 0o7777, st.st_size, st.st_mtime_ns)
+                )
+            else:
+                out.append(_entry(root, prefix + name, st))
+    for name, _, descend in decisions:
+        if descend:
+            _walk(root, prefix + name, matcher, out, lst)
+
+
+def _scan(
+    root: str, rel_dir: str, prefix: str, matcher: FastMatcher, out: list[Entry]
+) -> list[tuple[str, bool, bool]]:
+    """Match one directory's entries; add the sent ones to ``out``; return the decisions."""
     with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
         entries = list(it)
     hits = matcher.parent_hits(rel_dir)
-    prefix = f"{rel_dir}/" if rel_dir else ""
+    decisions = []
     for de in entries:
         rel = prefix + de.name
         excluded = matcher.matches(rel, hits)
-        st = de.stat(follow_symlinks=False)
-        mode = st.st_mode
+        try:
+            st = de.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
         if not excluded:
-            if stat.S_ISREG(mode):
-                out.append(Entry(rel, "f", mode & 0o7777, st.st_size, st.st_mtime_ns))
-            else:
-                out.append(_entry(root, rel, st))
-        if not stat.S_ISDIR(mode):
-            continue
-        if excluded and not any(p.startswith(normalize_slashes(rel)) for p in matcher.exclusions):
-            continue
-        _walk(root, rel, matcher, out)
+            out.append(_entry(root, rel, st))
+        descend = stat.S_ISDIR(st.st_mode) and (
+            not excluded or any(p.startswith(normalize_slashes(rel)) for p in matcher.exclusions)
+        )
+        decisions.append((de.name, not excluded, descend))
+    return decisions
 
 
 def _entry(root: str, rel: str, st: os.stat_result) -> Entry:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopdev.build.cache import HashCache
+from loopdev.build.cache import HashCache, open_cache
 from loopdev.build.context import Entry, context_patterns, dockerfile_in_context, list_context
 from loopdev.build.dockerfile import parse_froms
 from loopdev.build.order import closure, loopfile_bases, topo_order
@@ -78,16 +78,25 @@ def check_image_paths(image: Image, repo_root: Path) -> None:
         )
 
 
-def read_inputs(image: Image, names: Iterable[str], repo_root: Path) -> ImageInputs:
+def read_inputs(
+    image: Image, names: Iterable[str], repo_root: Path, cache_root: Path | None = None
+) -> tuple[ImageInputs, HashCache]:
     """Read the Dockerfile and list the context (blocking: call from a worker thread)."""
     check_image_paths(image, repo_root)
     text = image.dockerfile.read_text()
     rel = dockerfile_in_context(image.context, image.dockerfile)
     patterns = context_patterns(image.context, image.ignore)
-    entries = list_context(image.context, patterns, rel)
+    cache = open_cache(image.context, "\n".join([*patterns, f"\0{rel}"]), cache_root)
+    with cache.lock:
+        listing = cache.listing()
+        entries = list_context(image.context, patterns, rel, listing)
+        cache.keep_listing(listing)
     bases = loopfile_bases(parse_froms(text, image.build_args), names)
     bases = tuple(b for b in bases if b != image.name)
-    return ImageInputs(image.name, image.context, text, rel, tuple(patterns), tuple(entries), bases)
+    inputs = ImageInputs(
+        image.name, image.context, text, rel, tuple(patterns), tuple(entries), bases
+    )
+    return inputs, cache
 
 
 def combine(
@@ -119,28 +128,29 @@ def compute_digests(
             f"no image named {', '.join(unknown)} in {config.path.name}",
             f"images defined: {', '.join(all_names) or '(none)'}",
         )
-    inputs: dict[str, ImageInputs] = {}
+    inputs: dict[str, tuple[ImageInputs, HashCache]] = {}
     pending = list(names if names is not None else all_names)
     while pending:
         name = pending.pop()
         if name not in inputs:
-            inputs[name] = read_inputs(config.images[name], all_names, repo_root)
-            pending.extend(inputs[name].bases)
-    deps = {n: i.bases for n, i in inputs.items()}
+            inputs[name] = read_inputs(config.images[name], all_names, repo_root, cache_root)
+            pending.extend(inputs[name][0].bases)
+    deps = {n: i.bases for n, (i, _) in inputs.items()}
     out: dict[str, ImageDigest] = {}
     for name in topo_order({n: deps[n] for n in closure(deps, inputs)}):
-        out[name] = ImageDigest(inputs[name], _digest_one(config, inputs[name], out, cache_root))
+        image_inputs, cache = inputs[name]
+        out[name] = ImageDigest(image_inputs, _digest_one(config, image_inputs, cache, out))
     return out
 
 
 def _digest_one(
-    config: Loopfile, inputs: ImageInputs, done: Mapping[str, ImageDigest], root: Path | None
+    config: Loopfile, inputs: ImageInputs, cache: HashCache, done: Mapping[str, ImageDigest]
 ) -> str:
-    cache = HashCache(inputs.context, "\n".join(inputs.patterns), root)
     files = [e for e in inputs.entries if e.kind == "f"]
-    hashes = cache.hashes(files)
-    cache.prune({e.path for e in files})
-    cache.save()
+    with cache.lock:
+        hashes = cache.hashes(files)
+        cache.prune({e.path for e in files})
+        cache.save()
     bases = {b: done[b].digest for b in inputs.bases}
     return combine(config.images[inputs.name], inputs, hashes, bases)
 

@@ -9,6 +9,7 @@ import pytest
 from docker.utils.build import exclude_paths
 
 from loopdev.build.context import (
+    Listing,
     context_patterns,
     dockerfile_in_context,
     list_context,
@@ -150,3 +151,44 @@ def test_parse_ignore_text_and_dockerfile_location(tmp_path: Path) -> None:
     assert parse_ignore_text(" a \n#b\n\n!c\n") == ["a", "!c"]
     assert dockerfile_in_context(tmp_path, tmp_path / "sub" / "Dockerfile") == "sub/Dockerfile"
     assert dockerfile_in_context(tmp_path / "ctx", tmp_path / "Dockerfile") is None
+
+
+def age_tree(root: Path) -> None:
+    old = 1_600_000_000_000_000_000
+    for p in [*root.rglob("*"), root]:
+        os.utime(p, ns=(old, old), follow_symlinks=False)
+
+
+def test_listing_cache_skips_unchanged_dirs_and_sees_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopdev.build import context as ctx_mod
+
+    make_tree(tmp_path, "**/*.log\nbuild\n!build/keep/me.txt\n")
+    age_tree(tmp_path)
+    patterns = context_patterns(tmp_path)
+    first = Listing()
+    baseline = list_context(tmp_path, patterns, "Dockerfile", first)
+    scans: list[str] = []
+    real = ctx_mod._scan
+    monkeypatch.setattr(ctx_mod, "_scan", lambda r, d, *a: scans.append(d) or real(r, d, *a))
+
+    again = Listing(first.new)
+    assert list_context(tmp_path, patterns, "Dockerfile", again) == baseline
+    assert scans == []  # every directory's decisions came from the cache
+
+    (tmp_path / "src/lib/new.go").write_text("x")  # new file: src/lib's mtime moves
+    (tmp_path / "docs/a.md").write_text("changed content")  # same dir listing, new size/mtime
+    (tmp_path / "tmp/a.log").unlink()
+    third = list_context(tmp_path, patterns, "Dockerfile", Listing(again.new))
+    assert sorted(scans) == ["src/lib", "tmp"]
+    by_path = {e.path: e for e in third}
+    assert "src/lib/new.go" in by_path and by_path["docs/a.md"].size == len("changed content")
+    assert third == list_context(tmp_path, patterns, "Dockerfile")  # same as a cold listing
+
+
+def test_recently_changed_dirs_are_not_cached(tmp_path: Path) -> None:
+    make_tree(tmp_path, None)  # just written: every directory is "fresh"
+    listing = Listing()
+    list_context(tmp_path, [], "Dockerfile", listing)
+    assert listing.new == {}
