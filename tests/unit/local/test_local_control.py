@@ -5,9 +5,9 @@ import io
 import os
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
-from types import MappingProxyType
 
 from loopdev.config.model import Deploy, Loopfile
 from loopdev.engine import actions as a
