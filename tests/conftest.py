@@ -1,0 +1,137 @@
+"""Shared fixtures: a real Docker engine and a fake Kubernetes API server backed by it.
+
+Fixture API (use these from any test directory):
+
+- ``docker_client`` (session): ``docker.DockerClient``; fails loudly if Docker is down
+  (``scripts/test`` runs ``scripts/ensure-docker`` first).
+- ``busybox_image`` / ``python_image`` (session): tags of the local base images
+  ``loopdev-test/busybox:1`` (sh, httpd, tar, sleep, nc, wget...) and
+  ``loopdev-test/python:3.11`` (Debian bookworm + python3). Nothing can be pulled here.
+- ``fake_cluster`` (session): a running ``tests.fakekube.FakeCluster``. Attributes:
+  ``url``, ``token``, ``kubeconfig`` (Path), ``context`` (``kind-loopdev-test``),
+  ``api_client()`` (a new official ``kubernetes.client.ApiClient``), ``write_count()`` and
+  ``requests()`` (every served request; assert "no writes" with a before/after diff),
+  ``get_object(group, plural, ns, name)`` (direct store read, not counted), ``stop()`` /
+  ``start()`` (drop and restore the HTTP server on the same port, state kept).
+  Pods are real containers (pod IP reachable from the host); crash back-off base is 0.5 s.
+- ``kube_api`` (function): an ``ApiClient`` for ``fake_cluster``, closed after the test.
+- ``namespace`` (function): a fresh namespace name, deleted (with its pods) after the test.
+- ``image_builder`` (function): ``build(tag, dockerfile, files=None) -> image id`` building
+  from an in-memory context (FROM a base image above); images are removed after the test.
+- Helpers: ``tests.support.labels.test_labels()`` (put these labels on every container or
+  image a test makes itself), ``tests.support.wait.wait_for`` / ``await_for`` (polling).
+
+At session end every container labelled with this run's session id must be gone; a leak
+fails the run (the teardown reports the names and removes them).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+
+import docker
+import docker.errors
+import kubernetes.client
+import pytest
+
+from tests.fakekube import FakeCluster, ServerOptions
+from tests.support.builder import build_test_image
+from tests.support.images import ensure_busybox_image, ensure_python_image
+from tests.support.labels import SESSION_ID, SESSION_LABEL
+
+CONTEXT = "kind-loopdev-test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_leaked_containers() -> Iterator[None]:
+    """Set up first, torn down last: proves this run left no labelled containers behind."""
+    yield
+    try:
+        client = docker.from_env()
+        leaked = client.containers.list(
+            all=True, filters={"label": f"{SESSION_LABEL}={SESSION_ID}"}
+        )
+    except docker.errors.DockerException:
+        return
+    for c in leaked:
+        c.remove(force=True, v=True)
+    assert not leaked, f"test run leaked containers: {[c.name for c in leaked]}"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"Docker is not available ({exc}); run scripts/ensure-docker", False)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client: docker.DockerClient) -> str:
+    return ensure_busybox_image(docker_client)
+
+
+@pytest.fixture(scope="session")
+def python_image(docker_client: docker.DockerClient) -> str:
+    return ensure_python_image(docker_client)
+
+
+@pytest.fixture(scope="session")
+def fake_cluster(
+    docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FakeCluster]:
+    kubeconfig = tmp_path_factory.mktemp("fakekube") / "kubeconfig"
+    base = float(os.environ.get("FAKEKUBE_BACKOFF_BASE", "0.5"))
+    cluster = FakeCluster(
+        docker_client, kubeconfig, CONTEXT, ServerOptions(backoff_base=base)
+    ).start()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def kube_api(fake_cluster: FakeCluster) -> Iterator[kubernetes.client.ApiClient]:
+    api = fake_cluster.api_client()
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(fake_cluster: FakeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    slug = "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[:40]
+    name = f"t-{slug.strip('-')}-{secrets.token_hex(3)}"
+    store = fake_cluster.kube.store
+    ns_res = store.kind_of(("", "namespaces"))
+    fake_cluster.call(store.create, ns_res, "", {"metadata": {"name": name}})
+    yield name
+
+    def delete() -> None:
+        if store.find(ns_res, "", name) is not None:
+            store.delete(ns_res, "", name)
+
+    fake_cluster.call(delete)
+
+
+@pytest.fixture
+def image_builder(docker_client: docker.DockerClient) -> Iterator[Callable[..., str]]:
+    built: list[str] = []
+
+    def build(tag: str, dockerfile: str, files: dict[str, bytes | str] | None = None) -> str:
+        image_id = build_test_image(docker_client, tag, dockerfile, files)
+        built.append(tag)
+        return image_id
+
+    yield build
+    for tag in built:
+        try:
+            docker_client.images.remove(tag, force=True)
+        except docker.errors.APIError:
+            pass
+
+
+__all__ = ["CONTEXT"]

@@ -1,0 +1,354 @@
+"""One pod's lifecycle on Docker: sandbox, volumes, init containers, restart loops, probes.
+
+The worker owns its ``ContainerState``s and republishes the pod status after each change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+
+from . import dockerrt
+from .env import EnvError, resolve_env
+from .events import record
+from .podstatus import ContainerState, compose
+from .probes import run_readiness
+from .store import now_iso
+
+if TYPE_CHECKING:
+    from .kubelet import Kubelet
+
+log = logging.getLogger("fakekube.kubelet")
+POD_KEY = ("", "pods")
+
+
+class PodWorker:
+    def __init__(self, kubelet: Kubelet, pod: dict[str, Any]) -> None:
+        self.k = kubelet
+        self.pod = pod
+        meta, spec = pod["metadata"], pod["spec"]
+        self.ref = dockerrt.PodRef(
+            kubelet.config.cluster_id, meta["namespace"], meta["name"], meta["uid"]
+        )
+        self.policy = spec.get("restartPolicy", "Always")
+        self.task: asyncio.Task[Any] | None = None
+        self.terminating = False
+        self.sandbox, self.ip, self.host_ip = "", "", ""
+        self.started_at = now_iso()
+        self.states = [ContainerState(c["name"], c["image"]) for c in spec["containers"]]
+        self.init_states = [
+            ContainerState(c["name"], c["image"]) for c in spec.get("initContainers") or []
+        ]
+        self.init_done, self.init_failed = not self.init_states, False
+        self.ids: dict[str, list[str]] = {}
+        self.mounts: dict[str, str] = {}
+        self.host_dir: Path | None = None
+        self.subtasks: list[asyncio.Task[Any]] = []
+
+    # ---- queries -----------------------------------------------------------------------
+    def docker_ids(self, name: str) -> tuple[str | None, str | None]:
+        ids = self.ids.get(name, [])
+        return (ids[-1] if ids else None, ids[-2] if len(ids) > 1 else None)
+
+    def running_id(self, name: str) -> str | None:
+        for st in self.states + self.init_states:
+            if st.name == name and "running" in st.state:
+                return self.docker_ids(name)[0]
+        return None
+
+    # ---- status ------------------------------------------------------------------------
+    def publish(self) -> None:
+        store = self.k.store
+        res = store.kind_of(POD_KEY)
+        pod = store.find(res, self.ref.namespace, self.ref.name)
+        if pod is None or pod["metadata"]["uid"] != self.ref.uid:
+            return
+        new = dict(pod)
+        new["status"] = compose(
+            self.states,
+            self.init_states,
+            self.init_done,
+            self.init_failed,
+            self.started_at,
+            self.ip,
+            self.host_ip,
+            pod.get("status") or {},
+        )
+        store.put_internal(res, new)
+
+    def event(self, reason: str, message: str, warning: bool = False, name: str = "") -> None:
+        pod = self.k.store.find(self.k.store.kind_of(POD_KEY), self.ref.namespace, self.ref.name)
+        if pod is not None:
+            path = f"spec.containers{{{name}}}" if name else ""
+            record(
+                self.k.store,
+                pod,
+                reason,
+                message,
+                "Warning" if warning else "Normal",
+                field_path=path,
+            )
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            await self._sandbox()
+            self.publish()
+            spec = self.pod["spec"]
+            for cspec, st in zip(spec.get("initContainers") or [], self.init_states, strict=True):
+                if not await self._loop(cspec, st, init=True):
+                    self.init_failed = True
+                    self.publish()
+                    return
+            self.init_done = True
+            self.publish()
+            self.subtasks = [
+                self.k.spawn(self._loop(c, st))
+                for c, st in zip(spec["containers"], self.states, strict=True)
+            ]
+            await asyncio.gather(*self.subtasks)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken pod must not kill the kubelet
+            log.exception("pod %s/%s failed", self.ref.namespace, self.ref.name)
+            self.event("FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}", True)
+
+    async def _sandbox(self) -> None:
+        client = self.k.client
+        for vol in self.pod["spec"].get("volumes") or []:
+            await self._volume(vol)
+        self.sandbox, self.ip, self.host_ip = await self.k.call(
+            dockerrt.run_sandbox, client, self.ref, self.k.config.sandbox_image
+        )
+
+    async def _volume(self, vol: dict[str, Any]) -> None:
+        name = vol["name"]
+        if "emptyDir" in vol:
+            vname = f"fk-{self.ref.uid[:12]}-{name}"
+            await self.k.call(self.k.client.volumes.create, vname, labels=self.ref.labels(name))
+            self.mounts[name] = vname
+            return
+        files: dict[str, bytes] = {}
+        store = self.k.store
+        if "configMap" in vol or "secret" in vol:
+            is_cm = "configMap" in vol
+            src = vol["configMap"] if is_cm else vol["secret"]
+            res = store.kind_of(("", "configmaps" if is_cm else "secrets"))
+            obj = store.find(res, self.ref.namespace, src.get("name" if is_cm else "secretName"))
+            data = (obj or {}).get("data") or {}
+            files = {k: (v.encode() if is_cm else base64.b64decode(v)) for k, v in data.items()}
+        if self.host_dir is None:
+            self.host_dir = Path(tempfile.mkdtemp(prefix=f"fakekube-{self.ref.uid[:8]}-"))
+        path = self.host_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        for key, payload in files.items():
+            (path / key).write_bytes(payload)
+        self.mounts[name] = str(path)
+
+    def _binds(self, cspec: dict[str, Any]) -> list[str]:
+        out = []
+        for m in cspec.get("volumeMounts") or []:
+            src = self.mounts.get(m["name"])
+            if src is None:
+                continue
+            if m.get("subPath") and src.startswith("/"):
+                src = f"{src}/{m['subPath']}"
+            out.append(f"{src}:{m['mountPath']}:{'ro' if m.get('readOnly') else 'rw'}")
+        return out
+
+    async def _loop(self, cspec: dict[str, Any], st: ContainerState, init: bool = False) -> bool:
+        """Run one container until it is done for good; True when it ended successfully."""
+        failures = 0
+        cfg = self.k.config
+        while not self.terminating:
+            began = time.monotonic()
+            code = await self._run_once(cspec, st)
+            if code is not None and (
+                self.policy == "Never" or (code == 0 and (init or self.policy == "OnFailure"))
+            ):
+                st.done = True
+                self.publish()
+                return code == 0
+            if time.monotonic() - began > 600:
+                failures = 0
+            delay = min(cfg.backoff_base * (2**failures), cfg.backoff_cap)
+            failures += 1
+            if code is not None:
+                st.last_state = {"terminated": st.state["terminated"]}
+                st.restart_count += 1
+                st.state = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": (
+                            f"back-off {delay:g}s restarting failed container={st.name} "
+                            f"pod={self.ref.name}_{self.ref.namespace}({self.ref.uid})"
+                        ),
+                    }
+                }
+                self.event(
+                    "BackOff",
+                    f"Back-off restarting failed container {st.name} in pod "
+                    f"{self.ref.name}_{self.ref.namespace}({self.ref.uid})",
+                    True,
+                    st.name,
+                )
+            elif st.state.get("waiting", {}).get("reason") == "ErrImagePull":
+                st.state = {
+                    "waiting": {
+                        "reason": "ImagePullBackOff",
+                        "message": f'Back-off pulling image "{st.image}"',
+                    }
+                }
+                self.event("BackOff", f'Back-off pulling image "{st.image}"', False, st.name)
+            self.publish()
+            await asyncio.sleep(delay)
+        return False
+
+    async def _run_once(self, cspec: dict[str, Any], st: ContainerState) -> int | None:
+        """Create, start and wait for one container; None when it could not be created."""
+        client, name = self.k.client, cspec["name"]
+        iid = await self.k.call(dockerrt.image_id, client, cspec["image"])
+        if iid is None:
+            self._image_missing(cspec, st)
+            return None
+        try:
+            env = resolve_env(self.k.store, self.pod, cspec, self.ip)
+        except EnvError as exc:
+            st.state = {"waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}}
+            self.event("Failed", f"Error: {exc}", True, name)
+            self.publish()
+            return None
+        if not self.ids.get(name):
+            self.event(
+                "Pulled",
+                f'Container image "{cspec["image"]}" already present on machine',
+                name=name,
+            )
+        attempt = len(self.ids.get(name, []))
+        cid = await self.k.call(
+            dockerrt.create_container,
+            client,
+            self.ref,
+            self.sandbox,
+            cspec,
+            env,
+            attempt,
+            self._binds(cspec),
+        )
+        self._remember(name, cid)
+        st.container_id, st.image_id = f"docker://{cid}", f"docker-pullable://{iid}"
+        self.event("Created", f"Created container {name}", name=name)
+        started = now_iso()
+        try:
+            await self.k.call(dockerrt.start, client, cid)
+        except docker.errors.APIError as exc:
+            msg = str(exc.explanation or exc)
+            st.state = {
+                "terminated": {
+                    "exitCode": 128,
+                    "reason": "StartError",
+                    "message": msg,
+                    "startedAt": started,
+                    "finishedAt": now_iso(),
+                    "containerID": st.container_id,
+                }
+            }
+            self.event("Failed", f"Error: {msg}", True, name)
+            self.publish()
+            return 128
+        st.state = {"running": {"startedAt": started}}
+        self.event("Started", f"Started container {name}", name=name)
+        probe_task = self._start_probe(cspec, st, cid)
+        self.publish()
+        final = await self.k.call(dockerrt.wait, client, cid)
+        if probe_task is not None:
+            probe_task.cancel()
+        st.ready = False
+        code = int(final.get("ExitCode", 1))
+        reason = "OOMKilled" if final.get("OOMKilled") else ("Completed" if code == 0 else "Error")
+        st.state = {
+            "terminated": {
+                "exitCode": code,
+                "reason": reason,
+                "startedAt": started,
+                "finishedAt": now_iso(),
+                "containerID": st.container_id,
+            }
+        }
+        self.publish()
+        return code
+
+    def _image_missing(self, cspec: dict[str, Any], st: ContainerState) -> None:
+        image, policy = cspec["image"], cspec.get("imagePullPolicy", "IfNotPresent")
+        if policy == "Never":
+            msg = f'Container image "{image}" is not present with pull policy of Never'
+            st.state = {"waiting": {"reason": "ErrImageNeverPull", "message": msg}}
+        else:
+            msg = (
+                f'Failed to pull image "{image}": failed to resolve reference "{image}": '
+                "no image registry is reachable from the fake cluster"
+            )
+            if st.state.get("waiting", {}).get("reason") != "ImagePullBackOff":
+                st.state = {"waiting": {"reason": "ErrImagePull", "message": msg}}
+        self.event("Failed", msg, True, cspec["name"])
+        self.publish()
+
+    def _remember(self, name: str, cid: str) -> None:
+        ids = self.ids.setdefault(name, [])
+        ids.append(cid)
+        if len(ids) > 2:
+            old = ids.pop(0)
+            self.k.spawn(self.k.call(dockerrt.stop_and_remove, self.k.client, [old], 0))
+
+    def _start_probe(
+        self, cspec: dict[str, Any], st: ContainerState, cid: str
+    ) -> asyncio.Task[Any] | None:
+        probe = cspec.get("readinessProbe")
+        if not probe:
+            st.ready = True
+            return None
+
+        async def exec_check(cmd: list[str]) -> bool:
+            return await self.k.call(dockerrt.exec_check, self.k.client, cid, cmd)
+
+        def set_ready(value: bool) -> None:
+            if st.ready != value and "running" in st.state:
+                st.ready = value
+                self.publish()
+
+        return self.k.spawn(run_readiness(probe, cspec, self.ip, exec_check, set_ready))
+
+    async def terminate(self, finalize: bool) -> None:
+        """Stop containers (bounded grace), remove everything, then drop the pod object."""
+        self.terminating = True
+        for st in self.states:
+            if "running" in st.state:
+                self.event("Killing", f"Stopping container {st.name}", name=st.name)
+        for task in [*self.subtasks, *([self.task] if self.task else [])]:
+            task.cancel()
+        pod = self.k.store.find(self.k.store.kind_of(POD_KEY), self.ref.namespace, self.ref.name)
+        grace = int((pod or {}).get("metadata", {}).get("deletionGracePeriodSeconds", 0) or 0)
+        grace = min(grace, self.k.config.grace_cap)
+        current = [ids[-1] for ids in self.ids.values() if ids]
+        client = self.k.client
+        await asyncio.gather(
+            *(self.k.call(dockerrt.stop_and_remove, client, [cid], grace) for cid in current)
+        )
+        await self.k.call(dockerrt.remove_labelled, client, f"fakekube.pod-uid={self.ref.uid}")
+        if self.host_dir is not None:
+            shutil.rmtree(self.host_dir, ignore_errors=True)
+        self.k.forget(self.ref.uid)
+        if finalize and pod is not None and pod["metadata"]["uid"] == self.ref.uid:
+            latest = (
+                self.k.store.find(self.k.store.kind_of(POD_KEY), self.ref.namespace, self.ref.name)
+                or pod
+            )
+            self.k.store.finalize_delete(self.k.store.kind_of(POD_KEY), latest)

@@ -1,0 +1,196 @@
+"""The fake API server: aiohttp app + store + controllers + kubelet on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from aiohttp import web
+
+from tests.support.images import ensure_busybox_image
+
+from .api import Api, json_response
+from .controllers import Controllers
+from .discovery import VERSION
+from .errors import ApiError
+from .kubelet import Kubelet, KubeletConfig
+from .resources import Registry
+from .store import Store
+from .streams import PodStreams
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    query: str
+
+    @property
+    def is_write(self) -> bool:
+        """Writes to objects; exec/attach/portforward (POSTable streams) do not count."""
+        tail = self.path.rsplit("/", 1)[-1]
+        return self.method in MUTATING and tail not in ("exec", "attach", "portforward")
+
+
+@dataclass
+class ServerOptions:
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    backoff_base: float | None = None
+    grace_cap: int | None = None
+
+
+class FakeKube:
+    """Owns the state; ``serve``/``stop_serving`` may cycle while the state lives on."""
+
+    def __init__(self, client: docker.DockerClient, options: ServerOptions | None = None) -> None:
+        self.client = client
+        self.options = options or ServerOptions()
+        self.token = self.options.token
+        self.cluster_id = secrets.token_hex(4)
+        self.registry = Registry()
+        self.store = Store(self.registry)
+        self.requests: list[RequestRecord] = []
+        self.kubelet: Kubelet | None = None
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self._bg: list[asyncio.Task[Any]] = []
+
+    async def boot(self) -> None:
+        """Start controllers and kubelet and seed system objects (once)."""
+        sandbox = await asyncio.to_thread(ensure_busybox_image, self.client)
+        cfg = KubeletConfig(cluster_id=self.cluster_id, sandbox_image=sandbox)
+        if self.options.backoff_base is not None:
+            cfg.backoff_base = self.options.backoff_base
+        if self.options.grace_cap is not None:
+            cfg.grace_cap = self.options.grace_cap
+        self.kubelet = Kubelet(self.store, self.client, cfg)
+        controllers = Controllers(self.store)
+        self._bg.append(asyncio.get_running_loop().create_task(controllers.run()))
+        self.store.listeners.append(self._namespace_defaults)
+        ns_res = self.store.kind_of(("", "namespaces"))
+        for ns in SYSTEM_NAMESPACES:
+            self.store.create(ns_res, "", {"metadata": {"name": ns}})
+        self.store.create(self.store.kind_of(("", "nodes")), "", node_object())
+
+    def _namespace_defaults(self, ev: Any) -> None:
+        """Like the service-account controller: every new namespace gets ``default`` SA."""
+        if ev.key == ("", "namespaces") and ev.type == "ADDED":
+            name = ev.obj["metadata"]["name"]
+            with contextlib.suppress(ApiError):
+                self.store.create(
+                    self.store.kind_of(("", "serviceaccounts")),
+                    name,
+                    {"metadata": {"name": "default"}},
+                )
+
+    def app(self) -> web.Application:
+        assert self.kubelet is not None
+        streams = PodStreams(self.kubelet)
+        from .portforward import portforward
+
+        async def pf(request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
+            return await portforward(request, pod, self.kubelet)  # type: ignore[arg-type]
+
+        api = Api(self.store, {"exec": streams.exec, "log": streams.log, "portforward": pf})
+        app = web.Application(middlewares=[self._middleware], client_max_size=1 << 30)
+        app.router.add_get("/version", _version)
+        for probe in ("/healthz", "/readyz", "/livez"):
+            app.router.add_get(probe, _ok)
+        app.router.add_route("*", "/api{tail:.*}", api.handle)
+        app.router.add_route("*", "/apis{tail:.*}", api.handle)
+        return app
+
+    @web.middleware
+    async def _middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        self.requests.append(RequestRecord(request.method, request.path, request.query_string))
+        if (
+            request.path not in ("/healthz", "/readyz", "/livez")
+            and request.headers.get("Authorization") != f"Bearer {self.token}"
+        ):
+            return json_response(ApiError(401, "Unauthorized", "Unauthorized").status(), 401)
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return json_response(exc.status(), exc.code)
+
+    async def serve(self, port: int = 0, host: str = "127.0.0.1") -> int:
+        if self.kubelet is None:
+            await self.boot()
+        self.runner = web.AppRunner(self.app(), handle_signals=False, shutdown_timeout=1.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets
+        self.port = server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop_serving(self) -> None:
+        """Drop every connection (watches end), keep the state and the containers."""
+        for w in list(self.store.watchers):
+            w.queue.put_nowait(None)
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def close(self) -> None:
+        await self.stop_serving()
+        for task in self._bg:
+            task.cancel()
+        if self.kubelet is not None:
+            await self.kubelet.shutdown()
+
+
+async def _version(_request: web.Request) -> web.Response:
+    return web.Response(text=json.dumps(VERSION), content_type="application/json")
+
+
+async def _ok(_request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def node_object() -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "fakekube-node",
+            "labels": {
+                "kubernetes.io/hostname": "fakekube-node",
+                "kubernetes.io/os": "linux",
+                "node-role.kubernetes.io/control-plane": "",
+            },
+        },
+        "spec": {},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                }
+            ],
+            "nodeInfo": {
+                "kubeletVersion": VERSION["gitVersion"],
+                "containerRuntimeVersion": "docker://fake",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": "fakekube-node"},
+            ],
+        },
+    }

@@ -1,0 +1,37 @@
+"""Write kubeconfig files pointing at a fake (or any) API server with a bearer token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def kubeconfig_dict(
+    server: str,
+    token: str,
+    context: str,
+    namespace: str | None = None,
+) -> dict[str, object]:
+    ctx: dict[str, str] = {"cluster": context, "user": context}
+    if namespace:
+        ctx["namespace"] = namespace
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": {"server": server}}],
+        "users": [{"name": context, "user": {"token": token}}],
+        "contexts": [{"name": context, "context": ctx}],
+        "current-context": context,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(
+    path: Path, server: str, token: str, context: str, namespace: str | None = None
+) -> Path:
+    """Write (replace) a one-context kubeconfig at ``path``; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(kubeconfig_dict(server, token, context, namespace)))
+    path.chmod(0o600)
+    return path
