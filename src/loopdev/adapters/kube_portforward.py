@@ -144,7 +144,8 @@ class KubeWire:
         if self._cfg.refresh_api_key_hook is not None:  # exec/oidc credentials may expire
             await asyncio.to_thread(self._cfg.refresh_api_key_hook, self._cfg)
         headers: dict[str, str] = {}
-        for auth in self._cfg.auth_settings().values():
+        settings: Any = self._cfg.auth_settings()  # {name: {"in", "key", "value"}}
+        for auth in settings.values():
             if auth.get("in") == "header" and auth.get("value"):
                 headers[auth["key"]] = auth["value"]
         return headers

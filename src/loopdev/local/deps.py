@@ -14,7 +14,7 @@ import pathspec
 
 
 @lru_cache(maxsize=256)
-def _spec(deps: tuple[str, ...]) -> pathspec.PathSpec:
+def _spec(deps: tuple[str, ...]) -> pathspec.PathSpec:  # type: ignore[type-arg]
     return pathspec.PathSpec.from_lines("gitignore", deps)
 
 

@@ -74,14 +74,15 @@ class LocalReconciler:
             if res is not None and (res.state, res.reason) != ("waiting", why):
                 ctx.store.dispatch(a.StateChanged(spec.name, "waiting", why))
             return
-        runner = LocalRunner(
-            spec,
-            on_state=lambda st, reason, n=spec.name: ctx.store.dispatch(
-                a.StateChanged(n, st, reason)
-            ),
-            on_log=lambda line, n=spec.name: ctx.logs.append(n, line, source="local"),
-            grace=self._grace,
-        )
+        name = spec.name
+
+        def on_state(state_name: str, reason: str) -> None:
+            ctx.store.dispatch(a.StateChanged(name, state_name, reason))
+
+        def on_log(line: str) -> None:
+            ctx.logs.append(name, line, source="local")
+
+        runner = LocalRunner(spec, on_state=on_state, on_log=on_log, grace=self._grace)
         self.runners[spec.name] = runner
         runner.request_run()
 
