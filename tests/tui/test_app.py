@@ -208,3 +208,22 @@ async def test_details_fetch_cluster_events(running: Running, fail: bool) -> Non
         assert "Normal Pulled: image present\n" in text
         assert "Warning BackOff: token=******** (x7)" in text
     assert SECRET not in text
+
+
+async def test_scrolling_up_pauses_following_until_f(running: Running) -> None:
+    app = Dashboard(running.store, running.logs, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.log_pane
+        for i in range(100):
+            running.logs.append("web", f"line {i}", "p/c")
+        await until(pilot, lambda: pane.lines[-1].endswith("line 99"))
+        await until(pilot, lambda: pane.scroll_y == pane.max_scroll_y > 0)
+        pane.scroll_home(animate=False, immediate=True)
+        running.logs.append("web", "line 100", "p/c")
+        await until(pilot, lambda: pane.lines[-1].endswith("line 100"))
+        assert pane.scroll_y == 0  # reading is not interrupted
+        assert "scrolled up (f to follow)" in str(app._logtitle.render())
+        await pilot.press("f")
+        assert pane.scroll_y == pane.max_scroll_y and app.follow
+        await pilot.press("f")
+        assert not app.follow and "paused" in str(app._logtitle.render())

@@ -60,6 +60,7 @@ class Dashboard(App[Exit]):
         Binding("question_mark", "help", "help"),
         Binding("q", "quit_keep", "quit"),
         Binding("D", "down", "down+quit"),
+        Binding("ctrl+c", "quit_keep", "quit", show=False, priority=True),
     ]
     ENABLE_COMMAND_PALETTE = False
 
@@ -107,6 +108,9 @@ class Dashboard(App[Exit]):
         self.set_interval(TICK, self.tick)
         self.table.focus()
 
+    def on_resize(self) -> None:
+        self.refresh_table(force=True)
+
     def on_unmount(self) -> None:
         if self._unlisten is not None:
             self._unlisten()
@@ -130,7 +134,11 @@ class Dashboard(App[Exit]):
             return
         batch = [vm.format_log(ln, self.log_resource, self._name_width) for ln in self._pending]
         self._pending.clear()
-        self.log_pane.write_lines(batch, scroll_end=self.follow)
+        pane = self.log_pane
+        # Log follows only while the view is at the bottom: scrolling up to read pauses it.
+        at_end = pane.is_vertical_scroll_end
+        pane.write_lines(batch, scroll_end=self.follow)
+        self._update_log_title(at_end)
 
     def refresh_table(self, force: bool = False) -> None:
         state, now = self.store.state, self.clock()
@@ -157,11 +165,14 @@ class Dashboard(App[Exit]):
         self.log_pane.replace(lines)
         self._update_log_title()
 
-    def _update_log_title(self) -> None:
+    def _update_log_title(self, at_end: bool = True) -> None:
         parts = [f"logs: {self.log_resource or 'all resources'}"]
         if self.log_query:
             parts.append(f'filter "{self.log_query}"')
-        parts.append("following" if self.follow else "paused (f to follow)")
+        if not self.follow:
+            parts.append("paused (f to follow)")
+        else:
+            parts.append("following" if at_end else "scrolled up (f to follow)")
         self._set(self._logtitle, Text(" · ".join(parts)))
 
     @staticmethod
@@ -214,10 +225,15 @@ class Dashboard(App[Exit]):
         self._refill_logs()
 
     def action_follow(self) -> None:
-        self.follow = not self.follow
-        self.log_pane.auto_scroll = self.follow
-        if self.follow:
-            self.log_pane.scroll_end(animate=False)
+        """Scrolled up: jump back to the end and follow. At the end: pause/resume following."""
+        pane = self.log_pane
+        if self.follow and not pane.is_vertical_scroll_end:
+            pane.scroll_end(animate=False, immediate=True)
+        else:
+            self.follow = not self.follow
+            if self.follow:
+                pane.scroll_end(animate=False, immediate=True)
+        pane.auto_scroll = self.follow
         self._update_log_title()
 
     def action_filter(self) -> None:

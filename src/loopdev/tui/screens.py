@@ -75,7 +75,7 @@ r       trigger an update now (manual resources); R forces a rebuild
 l       logs of the selected resource
 a       all logs, interleaved
 /       filter logs (enter applies, escape clears)
-f       follow logs on/off
+f       follow logs: back to the end, or pause/resume
 q       quit — resources keep running
 D       down: delete what loopdev deployed, then quit (asks first)
 ?       this help"""

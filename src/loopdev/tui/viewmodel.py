@@ -151,6 +151,9 @@ def status_line(state: EngineState) -> tuple[str, str]:
     failing = [n for n in state.order if state.resources[n].state in FAILED_STATES]
     if failing:
         return f"failing: {', '.join(failing)} (enter for details)", "red"
+    pending = [n for n in state.order if state.resources[n].pending_changes]
+    if pending:
+        return f"changes pending: {', '.join(pending)} (r to apply)", "yellow"
     total = len(state.order)
     ready = sum(1 for r in state.resources.values() if r.state == "ready")
     return f"{ready}/{total} ready", "green" if total and ready == total else ""

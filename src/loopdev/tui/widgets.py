@@ -96,3 +96,6 @@ class LogPane(Log):
         self.clear()
         if lines:
             self.write_lines(lines)
+        # Before the first layout the pane has no height, so "scroll to the end" is a no-op;
+        # redo it once laid out, or following would be off from the start.
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
