@@ -152,3 +152,20 @@ async def test_uses_the_sessions_shared_pod_watch(
         assert await get(port) == "two"
     s1.close()
     s2.close()
+
+
+async def test_connections_to_a_deleted_pod_are_closed_at_once(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    server, addr = await http_backend("one")
+    fake_api.put(pod("api-1", labels=LABELS), backend=addr)
+    port = free_port()
+    async with running(wire, tmp_path, PortForward(local=port, remote=8000)) as (store, _):
+        await until(lambda: forward_state(store) == "listening")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.0\r\n")  # an unfinished request keeps it open
+        await asyncio.sleep(0.2)
+        fake_api.delete("api-1")
+        assert await asyncio.wait_for(reader.read(), 1.0) == b""  # closed, not left hanging
+        writer.close()
+    server.close()
