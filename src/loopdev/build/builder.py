@@ -4,7 +4,8 @@ One ``build()`` call computes the digests (worker thread), then runs one task pe
 an image waits for the images it builds ``FROM``, asks the delivery whether its tag is
 already where the cluster reads it (then no Docker call at all), else builds under a
 semaphore of ``build.parallel`` and delivers. A newer request for an image that is still
-building cancels that build; the older caller then receives the newer result.
+building cancels that build; the older caller then receives the newer result. When some
+images fail, ``BuildFailed`` carries both the failures and the images that did build.
 """
 
 from __future__ import annotations
@@ -84,10 +85,7 @@ class ImageBuilder:
             for name, t in tasks.items():
                 if self._running.get(name) is t:
                     del self._running[name]
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException) and not isinstance(outcome, _BaseFailed):
-                raise outcome
-        return {r.image: r for r in outcomes if isinstance(r, BuildResult)}
+        return _collect(dict(zip(tasks, outcomes, strict=True)))
 
     async def _one(
         self,
@@ -176,3 +174,29 @@ class _Planned(ImageDigest):
 
 class _BaseFailed(BuildError):
     """A dependent skipped because its base failed (the base's own error is reported)."""
+
+
+class BuildFailed(BuildError):
+    """Some images failed. The message is the first real failure's; ``results`` holds the
+    images that did build (so a caller can still use them) and ``failures`` every error."""
+
+    def __init__(self, failures: dict[str, BuildError], results: dict[str, BuildResult]) -> None:
+        first = next((e for e in failures.values() if not isinstance(e, _BaseFailed)), None)
+        first = first or next(iter(failures.values()))
+        super().__init__(first.message, first.hint)
+        self.failures = failures
+        self.results = results
+
+
+def _collect(outcomes: dict[str, BuildResult | BaseException]) -> dict[str, BuildResult]:
+    """Results by image; raise ``BuildFailed`` (or the unexpected error itself) on failure."""
+    results = {n: r for n, r in outcomes.items() if isinstance(r, BuildResult)}
+    failures: dict[str, BuildError] = {}
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, BuildError):
+            failures[name] = outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    if failures:
+        raise BuildFailed(failures, results)
+    return results

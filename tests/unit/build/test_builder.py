@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from loopdev.adapters.docker import BuildRequest
-from loopdev.build.builder import REWRITTEN_DOCKERFILE, ImageBuilder
+from loopdev.build.builder import REWRITTEN_DOCKERFILE, BuildFailed, ImageBuilder
 from loopdev.build.delivery_impl import SharedDaemon
 from loopdev.config.model import BuildSettings
 from loopdev.errors import BuildError
@@ -100,9 +100,11 @@ async def test_failure_stops_dependents_and_reports_the_base(tmp_path: Path) -> 
     config = project(tmp_path, ["a", "app", "other"], {"app": "a"})
     docker = FakeDocker()
     docker.fail = {"a"}
-    with pytest.raises(BuildError, match="image a: image build failed at Step 1/1"):
+    with pytest.raises(BuildFailed, match="^image a: image build failed at Step 1/1") as info:
         await builder(config, docker).build()
     assert "app" not in docker.order and "other" in docker.order
+    assert set(info.value.failures) == {"a", "app"} and set(info.value.results) == {"other"}
+    assert "not built because a failed" in info.value.failures["app"].message
 
 
 async def test_newer_request_supersedes_running_build(tmp_path: Path) -> None:
