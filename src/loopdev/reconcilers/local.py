@@ -84,6 +84,8 @@ class LocalReconciler:
 
         runner = LocalRunner(spec, on_state=on_state, on_log=on_log, grace=self._grace)
         self.runners[spec.name] = runner
+        if res is not None and res.pending_changes:  # the first run includes those changes
+            ctx.store.dispatch(a.StatusPatched(spec.name, {"pending_changes": False}))
         runner.request_run()
 
     def _files_changed(
