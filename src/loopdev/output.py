@@ -177,7 +177,7 @@ class _Writer(ABC):
             return
         try:
             self._stream.write(text + "\n")
-        except (BrokenPipeError, ValueError):  # reader went away (`| head`) or stream closed
+        except (OSError, ValueError):  # reader went away (`| head`), terminal gone, or closed
             self._closed = True
             return
         self._schedule_flush()
@@ -199,7 +199,7 @@ class _Writer(ABC):
             return
         try:
             self._stream.flush()
-        except (BrokenPipeError, ValueError):
+        except (OSError, ValueError):
             self._closed = True
 
 

@@ -103,6 +103,11 @@ async def test_state_changes_update_only_changed_cells(running: Running) -> None
         assert app.table.cell_updates - before == 2  # state and pods; nothing else redrawn
         assert app.table.selected == "hello-web"  # the cursor did not jump
 
+        await pilot.press("down", "down")
+        running.store.dispatch(a.ResourceRemoved("web"))
+        await until(pilot, lambda: app.table.row_count == 4)
+        assert app.table.selected == "worker"  # the selection follows its resource
+
 
 async def test_filter_logs(running: Running) -> None:
     app = Dashboard(running.store, running.logs, clock=clock)
