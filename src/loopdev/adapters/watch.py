@@ -1,7 +1,9 @@
 """File watching through ``watchfiles`` (the only module that imports it).
 
-``watchfiles`` batches events itself; we keep its windows tiny (a few ms) and leave real
-coalescing to ``loopdev.live.coalesce``. Two notify instances may run: one recursive over
+``watchfiles`` batches events itself: it returns once ``step`` ms pass without a new event
+(5 ms: a single save is handed over almost at once) or ``debounce`` ms after the first (50
+ms, so a burst arrives in few pieces). Deciding what is one update is left to
+``loopdev.live.coalesce``. Two notify instances may run: one recursive over
 trees that contain nothing ignored, one flat over directories that do (so ``.git`` or
 ``node_modules`` beneath them never get inotify watches).
 """
@@ -93,7 +95,7 @@ async def watch_paths(
     flat: list[str],
     accept: Callable[[str], bool],
     step_ms: int = 5,
-    debounce_ms: int = 10,
+    debounce_ms: int = 50,
 ) -> AsyncIterator[RawBatch]:
     """Yield raw event batches from both watchers until cancelled."""
     queue: asyncio.Queue[RawBatch | BaseException] = asyncio.Queue()

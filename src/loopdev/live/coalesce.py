@@ -1,8 +1,10 @@
 """The one place file events are batched: a quiet window plus a maximum window.
 
-A single save flushes ``quiet`` seconds after its last event; a long burst (``git
-checkout``, a code generator) flushes at the latest ``max_window`` seconds after it began, so
-a stream of writes can never starve updates. The clock is injected so tests drive time.
+A single save (an editor touches one to three paths) flushes ``quiet`` seconds after its
+last event. A burst (``git checkout``, a code generator: more paths, or more than one raw
+batch) waits ``burst_quiet`` instead, so it becomes one sync rather than several, and
+``max_window`` after it began the batch flushes anyway, so a stream of writes can never
+starve updates. The clock is injected so tests drive time.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+SAVE_PATHS = 3  # an editor's save touches at most this many paths (file, temp, backup)
+
 
 @dataclass
 class Coalescer:
-    quiet: float = 0.015
-    max_window: float = 0.25
+    quiet: float = 0.005
+    max_window: float = 0.3
+    burst_quiet: float = 0.06
     clock: Callable[[], float] = field(default=lambda: 0.0)
     _changed: set[str] = field(default_factory=set)
     _deleted: set[str] = field(default_factory=set)
     _born: set[str] = field(default_factory=set)  # first seen in this batch as created
     _first: float | None = None
     _last: float = 0.0
+    _raw: int = 0  # raw batches in the current batch
 
     def add(
         self, changed: Iterable[str] = (), deleted: Iterable[str] = (), added: Iterable[str] = ()
@@ -34,6 +40,7 @@ class Coalescer:
         if self._first is None:
             self._first = now
         self._last = now
+        self._raw += 1
         for p in added:
             if p not in self._changed and p not in self._deleted:
                 self._born.add(p)
@@ -55,7 +62,9 @@ class Coalescer:
         """When the current batch must be flushed (None when nothing is pending)."""
         if self._first is None:
             return None
-        return min(self._last + self.quiet, self._first + self.max_window)
+        burst = self._raw > 1 or len(self._changed) + len(self._deleted) > SAVE_PATHS
+        quiet = max(self.quiet, self.burst_quiet) if burst else self.quiet
+        return min(self._last + quiet, self._first + self.max_window)
 
     def due(self) -> bool:
         deadline = self.deadline()
@@ -66,4 +75,5 @@ class Coalescer:
         out = frozenset(self._changed), frozenset(self._deleted)
         self._changed, self._deleted, self._born = set(), set(), set()
         self._first = None
+        self._raw = 0
         return out

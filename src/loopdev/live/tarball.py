@@ -71,14 +71,18 @@ def collect(
     """
     out = Payload(deletes=list(deletes))
     real_ctx = os.path.realpath(context)
-    for local, dest in copies:
+    seen: set[str] = set()  # a new directory and its files may both be in the batch
+    for local, dest in sorted(copies, key=lambda c: c[1]):
+        if dest in seen:
+            continue
         if not _inside(os.path.realpath(os.path.dirname(local)), real_ctx):
             out.refused.append(local)
             continue
         for member in _members(local, dest, keep):
             if member is None:
                 out.deletes.append(dest)
-            else:
+            elif member.dest not in seen:
+                seen.add(member.dest)
                 out.members.append(member)
     return out
 

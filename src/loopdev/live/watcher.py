@@ -44,15 +44,15 @@ class SharedWatcher:
         roots_factory: Callable[[], RootSet],
         dispatch: Dispatch,
         watch_fn: WatchFn | None = None,
-        quiet: float = 0.010,
-        max_window: float = 0.25,
+        quiet: float = 0.005,
+        max_window: float = 0.3,
         clock: Callable[[], float] = time.monotonic,
         warn: Callable[[str], None] = lambda _m: None,
     ) -> None:
         self._roots_factory = roots_factory
         self._dispatch = dispatch
         self._watch_fn = watch_fn or default_watch_fn()
-        self._coalescer = Coalescer(quiet, max_window, clock)
+        self._coalescer = Coalescer(quiet=quiet, max_window=max_window, clock=clock)
         self._clock = clock
         self._warn = warn
         self.plan: WatchPlan | None = None
