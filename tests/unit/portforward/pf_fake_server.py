@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -169,3 +171,42 @@ class FakeApi:
                 await out
             writer.close()
         return ws
+
+
+# -- helpers the port-forward tests share ------------------------------------------------
+async def http_backend(body: str) -> tuple[asyncio.Server, tuple[str, int]]:
+    """A minimal HTTP/1.0 server answering ``body`` to any request."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body.encode())
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[:2]
+
+
+async def get(port: int, timeout: float = 3.0) -> str:
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        data = await reader.read()
+        writer.close()
+    return data.decode().split("\r\n\r\n", 1)[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not pred():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.01)

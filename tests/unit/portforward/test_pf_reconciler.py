@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pf_fake_server import FakeApi, pod
-from test_pf_forwarder import free_port, get, http_backend, until
+from pf_fake_server import FakeApi, free_port, get, http_backend, pod, until
 
 from loopdev.adapters.kube_portforward import KubeWire
 from loopdev.config.model import Deploy, Loopfile, PortForward, Resource
