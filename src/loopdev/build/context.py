@@ -82,6 +82,11 @@ class Listing:
         self.fresh_after = time.time_ns() - RACY_NS
 
 
+def context_matcher(patterns: list[str], dockerfile_rel: str | None) -> FastMatcher:
+    """The matcher the build uses, for callers that test single paths (the file watcher)."""
+    return FastMatcher(make_matcher(patterns, dockerfile_rel))
+
+
 def list_context(
     context: Path, patterns: list[str], dockerfile_rel: str | None, listing: Listing | None = None
 ) -> list[Entry]:
@@ -109,6 +114,8 @@ class FastMatcher:
             for p in pm.patterns
         ]
         self.exclusions = [normalize_slashes(p.cleaned_pattern) for p in pm.patterns if p.exclusion]
+        self._hits_cache: dict[str, list[bool]] = {}
+        self._skip_cache: dict[str, bool] = {}
 
     def parent_hits(self, rel_dir: str) -> list[bool]:
         """Per rule: does it match this directory's first-n-components prefix (SDK rule)?"""
@@ -117,6 +124,31 @@ class FastMatcher:
             bool(dirs) and n <= len(dirs) and match("/".join(dirs[:n])) is not None
             for match, _, n in self.rules
         ]
+
+    def excluded(self, rel: str) -> bool:
+        """Whether one context-relative path ('/'-separated) is left out of the context,
+        including the walk's rule that an excluded directory without exceptions is skipped."""
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            if self._skipped_dir("/".join(parts[:i])):
+                return True
+        return self._matches_one(rel)
+
+    def _matches_one(self, rel: str) -> bool:
+        parent = rel.rpartition("/")[0]
+        hits = self._hits_cache.get(parent)
+        if hits is None:
+            hits = self._hits_cache[parent] = self.parent_hits(parent)
+        return self.matches(rel, hits)
+
+    def _skipped_dir(self, rel: str) -> bool:
+        skipped = self._skip_cache.get(rel)
+        if skipped is None:
+            skipped = self._matches_one(rel) and not any(
+                p.startswith(normalize_slashes(rel)) for p in self.exclusions
+            )
+            self._skip_cache[rel] = skipped
+        return skipped
 
     def matches(self, rel: str, parent_hits: list[bool]) -> bool:
         matched = False

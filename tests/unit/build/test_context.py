@@ -10,6 +10,7 @@ from docker.utils.build import exclude_paths
 
 from loopdev.build.context import (
     Listing,
+    context_matcher,
     context_patterns,
     dockerfile_in_context,
     list_context,
@@ -192,3 +193,22 @@ def test_recently_changed_dirs_are_not_cached(tmp_path: Path) -> None:
     listing = Listing()
     list_context(tmp_path, [], "Dockerfile", listing)
     assert listing.new == {}
+
+
+def test_single_path_matcher_agrees_with_listing(tmp_path: Path) -> None:
+    make_tree(tmp_path, CASES["exception"][0] + "**/*.log\n!keep.log\n")
+    patterns = context_patterns(tmp_path)
+    listed = files(list_context(tmp_path, patterns, "Dockerfile"))
+    m = context_matcher(patterns, "Dockerfile")
+    assert {p for p in TREE if not m.excluded(p)} | {".dockerignore"} == listed
+    assert not m.excluded("keep.log") and m.excluded("x/y.log")
+
+
+def test_single_path_matcher_applies_the_directory_skip(tmp_path: Path) -> None:
+    """``build`` + ``!**/keep.txt``: the walk never enters build/, so build/keep.txt is out."""
+    make_tree(tmp_path, "build\n!**/me.txt\n")
+    patterns = context_patterns(tmp_path)
+    listed = files(list_context(tmp_path, patterns, "Dockerfile"))
+    m = context_matcher(patterns, "Dockerfile")
+    assert "build/keep/me.txt" not in listed and m.excluded("build/keep/me.txt")
+    assert {p for p in TREE if not m.excluded(p)} | {".dockerignore"} == listed
