@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loopdev.config.model import Loopfile
-from loopdev.errors import ConfigError
+from loopdev.errors import ConfigError, TemplateError
 from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
 from loopdev.render.helm import render_helm
 from loopdev.render.inject import inject_images
@@ -42,6 +42,7 @@ def render_objects(
     objects = _source_objects(config, refs, set_values, values_files)
     inject_images(objects, refs, config.deploy.image_paths)
     _own(config, objects)
+    _refuse_duplicates(objects)
     return order_objects(objects)
 
 
@@ -100,3 +101,19 @@ def _own(config: Loopfile, objects: list[dict[str, Any]]) -> None:
         template_meta = pod_metadata(obj)
         if template_meta is not None and template_meta is not meta:
             set_labels(template_meta, {**owned, RESOURCE_LABEL: resource})
+
+
+def _refuse_duplicates(objects: list[dict[str, Any]]) -> None:
+    """Two objects with one identity would silently overwrite each other when applied."""
+    seen: set[tuple[str, str, str, str]] = set()
+    for obj in objects:
+        meta = obj["metadata"]
+        group = str(obj["apiVersion"]).rpartition("/")[0]
+        key = (group, str(obj["kind"]), str(meta.get("namespace") or ""), str(meta["name"]))
+        if key in seen:
+            where = f"{key[2]}/{key[3]}" if key[2] else key[3]
+            raise TemplateError(
+                f"the deploy renders {key[1]} {where} twice; the second would overwrite the first",
+                hint="give each object its own metadata.name (or drop one of them)",
+            )
+        seen.add(key)

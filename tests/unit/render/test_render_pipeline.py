@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loopdev.config.model import Deploy, Image, ImagePath, Resource
-from loopdev.errors import ConfigError
+from loopdev.errors import ConfigError, TemplateError
 from loopdev.render import (
     MANAGED_BY_LABEL,
     PROJECT_LABEL,
@@ -360,3 +360,21 @@ def test_a_workload_name_too_long_for_a_label_needs_a_resource_name(tmp_path: Pa
         tmp_path, text, resources={"short": Resource("short", f"deployment/{long}")}
     )
     assert render_objects(named, {})[0]["metadata"]["labels"][RESOURCE_LABEL] == "short"
+
+
+def test_the_same_object_twice_is_refused(tmp_path: Path) -> None:
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"
+    other_ns = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: b}\n"
+    other_kind = "apiVersion: v1\nkind: Secret\nmetadata: {name: settings}\n"
+    assert (
+        len(
+            render_objects(
+                manifests_config(tmp_path, "---\n".join([doc, other_ns, other_kind])), {}
+            )
+        )
+        == 3
+    )
+    with pytest.raises(TemplateError) as info:
+        render_objects(manifests_config(tmp_path, doc + "---\n" + doc), {})
+    assert "renders ConfigMap demo-ns/settings twice" in info.value.message
+    assert info.value.exit_code == 2
