@@ -117,6 +117,13 @@ def _environment(
         images=dict(ctx.images),
         include=_include_function(env, templates_dir),
     )
+
+    def tpl(text: Any) -> str:
+        """Render a value as a template (Helm's ``tpl``): values that mention the release."""
+        return env.from_string(str(text)).render()
+
+    env.globals["tpl"] = tpl
+    env.filters["tpl"] = tpl
     return env
 
 

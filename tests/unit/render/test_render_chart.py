@@ -302,3 +302,17 @@ def test_chart_without_name_is_a_config_error(chart: ChartFactory, tmp_path) -> 
     (tmp_path / "chart" / "Chart.yaml").write_text("version: 1\n")
     with pytest.raises(Exception, match="'name' is required"):
         render_objects(config, {})
+
+
+def test_tpl_renders_a_value_as_a_template(chart: ChartFactory) -> None:
+    config = chart(
+        {"cm.yaml": cm("  a: {{ values.host | tpl | quote }}\n  b: {{ tpl('{{ chart.name }}') }}")},
+        chart_values="host: '{{ release.name }}.{{ release.namespace }}.svc'\n",
+    )
+    assert data_of(render_objects(config, {})) == {"a": "demo.demo-ns.svc", "b": "demo"}
+    broken = chart(
+        {"cm.yaml": cm("  a: {{ values.host | tpl }}")}, chart_values="host: '{{ nope.x }}'\n"
+    )
+    with pytest.raises(TemplateError) as info:
+        render_objects(broken, {})
+    assert "'nope' is undefined" in info.value.message
