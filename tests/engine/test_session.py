@@ -232,3 +232,12 @@ async def test_depends_on_holds_a_workload_until_its_dependency_is_ready(tmp_pat
     assert verdict.ok, verdict
     assert "waiting" in seen
     assert order.index("Deployment/web") > order.index("Deployment/db")
+
+
+async def test_shutdown_request_ends_run_forever(tmp_path: Path) -> None:
+    session = make(tmp_path, MemKube(), CountingBuilder())
+    runner = asyncio.create_task(session.run_forever())
+    await until(session, lambda s: state_of("web")(s) == "ready")
+    session.store.dispatch(a.ShutdownRequested(down=True))
+    result = await asyncio.wait_for(runner, 5)
+    assert result is not None and result.down

@@ -88,7 +88,9 @@ def command(
             if asyncio.run(_with_dashboard(session)) == "down":
                 _down(session)
         else:
-            asyncio.run(session.run_forever())
+            shutdown = asyncio.run(session.run_forever())
+            if shutdown is not None and shutdown.down:
+                _down(session)
     except KeyboardInterrupt:
         click.echo("\nloopdev: stopped; resources keep running (`loopdev down` removes them)")
     finally:

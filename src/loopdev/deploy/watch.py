@@ -74,12 +74,13 @@ class Informer:
         on_change: ChangeListener,
         on_health: Callable[[str, str | None], None],
         backoff: Backoff | None = None,
+        on_warning: Callable[[str, str], None] = lambda kind, message: None,
     ) -> None:
         self.kube, self.api_version, self.kind = kube, api_version, kind
         self.namespace, self.selector = namespace, selector
         self.objects: dict[str, dict[str, Any]] = {}  # name -> object
         self.synced = False
-        self._on_change, self._on_health = on_change, on_health
+        self._on_change, self._on_health, self._on_warning = on_change, on_health, on_warning
         self._backoff = backoff or Backoff()
 
     async def run(self) -> None:
@@ -100,7 +101,11 @@ class Informer:
             except Exception as err:  # noqa: BLE001 - a broken watch must never end the session
                 log.debug("watch %s failed: %s", self.kind, err)
                 msg = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
-                self._on_health(self.kind, f"watch {self.kind} failed: {msg}")
+                # The server answered (e.g. 403 on one kind): carry on without this kind
+                # rather than holding every state back, say so, and keep retrying.
+                self.synced = True
+                self._on_health(self.kind, None)
+                self._on_warning(self.kind, f"watching {self.kind} failed: {msg}")
                 await asyncio.sleep(self._backoff.next())
 
     async def _relist(self) -> str:
@@ -154,10 +159,14 @@ class ClusterWatch:
         self._listeners: list[ChangeListener] = []
         self._health_listeners: list[Callable[[str | None], None]] = []
         self._failing: dict[str, str] = {}
+        self._warning_listeners: list[Callable[[str], None]] = []
         self.informers = {
-            kind: Informer(kube, v, kind, namespace, selector, self._changed, self._health)
+            kind: Informer(
+                kube, v, kind, namespace, selector, self._changed, self._health,
+                on_warning=self._warn,
+            )
             for v, kind in kinds
-        }
+        }  # fmt: skip
 
     def subscribe(self, fn: ChangeListener) -> Callable[[], None]:
         self._listeners.append(fn)
@@ -166,6 +175,14 @@ class ClusterWatch:
     def on_health(self, fn: Callable[[str | None], None]) -> None:
         """``fn(None)`` when every watch works again, ``fn(reason)`` when one fails."""
         self._health_listeners.append(fn)
+
+    def on_warning(self, fn: Callable[[str], None]) -> None:
+        """``fn(message)`` when a watch fails for a reason other than reachability."""
+        self._warning_listeners.append(fn)
+
+    def _warn(self, kind: str, message: str) -> None:
+        for fn in list(self._warning_listeners):
+            fn(message)
 
     @property
     def problem(self) -> str | None:

@@ -127,6 +127,8 @@ class Session:
         self._deploy_error = ""
         self._changed = asyncio.Event()
         self.settle = 2.0  # seconds every resource must stay ready before `ci` says ok
+        self.shutdown: a.ShutdownRequested | None = None  # set when something asked to stop
+        self._shutdown_event = asyncio.Event()
 
     async def start(self) -> None:
         if self.presenter is not None:
@@ -158,6 +160,9 @@ class Session:
 
     def _observe(self, state: EngineState, batch: Sequence[a.Action]) -> None:
         for act in batch:
+            if isinstance(act, a.ShutdownRequested):
+                self.shutdown = act
+                self._shutdown_event.set()
             if isinstance(act, a.DeployFinished):
                 self._deployed = self._deployed or not act.error
                 self._deploy_error = act.error if not self._deployed else ""
@@ -171,11 +176,13 @@ class Session:
             await asyncio.wait(self._tasks, timeout=grace)
         self._tasks.clear()
 
-    async def run_forever(self) -> None:
-        """`loopdev up`: until cancelled (Ctrl-C); the cluster is left as it is."""
+    async def run_forever(self) -> a.ShutdownRequested | None:
+        """`loopdev up`: until Ctrl-C or a ShutdownRequested (returned: ``down`` says whether
+        to tear down); the cluster is otherwise left as it is."""
         await self.start()
         try:
-            await asyncio.Event().wait()
+            await self._shutdown_event.wait()
+            return self.shutdown
         finally:
             await self.stop()
 

@@ -69,11 +69,13 @@ class StatusReconciler:
         self._crash_logs: dict[tuple[str, str, int], list[str]] = {}
         self._fetching: set[tuple[str, str, int]] = set()
         self._fetches: set[asyncio.Task[None]] = set()
+        self._last_warning = ""
 
     async def run(self, ctx: SessionContext) -> None:
         watch = cluster_watch(ctx)
         watch.subscribe(lambda kind, event, obj: self._dirty.set())
         watch.on_health(lambda problem: self._health(ctx, problem))
+        watch.on_warning(lambda message: self._warn(ctx, message))
         ctx.store.subscribe(lambda state, batch: self._on_actions(batch))
         while True:
             with contextlib.suppress(TimeoutError):
@@ -85,6 +87,11 @@ class StatusReconciler:
     def _on_actions(self, batch: Sequence[a.Action]) -> None:
         if any(isinstance(act, a.DeployFinished) for act in batch):
             self._dirty.set()
+
+    def _warn(self, ctx: SessionContext, message: str) -> None:
+        if message != self._last_warning:  # a watch retrying forever says it once
+            self._last_warning = message
+            ctx.logs.append("loopdev", message, "loopdev")
 
     def _health(self, ctx: SessionContext, problem: str | None) -> None:
         ctx.store.dispatch(a.ClusterReachability(problem is None, problem or ""))

@@ -88,3 +88,18 @@ def test_backoff_doubles_to_a_ceiling_and_resets() -> None:
     assert [b.next() for _ in range(4)] == [0.5, 1.0, 2.0, 2.0]
     b.reset()
     assert b.next() == 0.5
+
+
+async def test_a_refused_kind_warns_but_does_not_block_the_others() -> None:
+    from loopdev.errors import DeployError
+
+    api = ScriptedApi(lists=[DeployError("forbidden (403)")], watches=[])
+    watch = ClusterWatch(api, "ns", "", kinds=(("apps/v1", "DaemonSet"),))
+    watch.informers["DaemonSet"]._backoff = Backoff(first=0.01, ceiling=0.02)
+    warnings: list[str] = []
+    health: list[str | None] = []
+    watch.on_warning(warnings.append)
+    watch.on_health(health.append)
+    await run_for(watch, 0.05)
+    assert watch.synced and watch.problem is None and not health
+    assert warnings and "forbidden" in warnings[0]
