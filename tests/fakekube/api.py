@@ -267,7 +267,20 @@ def _parse(raw: bytes, yaml_ok: bool = False) -> Any:
         raise errors.bad_request(f"error decoding body: {exc}") from exc
 
 
+def _check_content_type(request: web.Request) -> None:
+    """Only JSON/YAML bodies: protobuf (kubectl's typed clients) gets 415, as CBOR would."""
+    if "protobuf" in request.content_type or "cbor" in request.content_type:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media "
+            f"types include: application/json, application/yaml "
+            f"(got {request.content_type})",
+        )
+
+
 async def _read_body(request: web.Request) -> dict[str, Any]:
+    _check_content_type(request)
     body = _parse(await request.read(), yaml_ok=True)
     if not isinstance(body, dict):
         raise errors.bad_request("request body must be a JSON object")

@@ -57,7 +57,9 @@ class FakeCluster:
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> FakeCluster:
         self.port = self.run(self.kube.serve(self.port))
-        write_kubeconfig(self.kubeconfig, self.url, self.token, self.context)
+        write_kubeconfig(
+            self.kubeconfig, self.url, self.token, self.context, ca_pem=self.kube.ca_pem
+        )
         return self
 
     def stop(self) -> None:
@@ -74,7 +76,12 @@ class FakeCluster:
     # ---- accessors -------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_pem(self) -> bytes:
+        """PEM of the CA that signed the server certificate (also in the kubeconfig)."""
+        return self.kube.ca_pem
 
     @property
     def token(self) -> str:

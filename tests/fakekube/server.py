@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import json
 import secrets
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker
+import trustme
 from aiohttp import web
 
 from tests.support.images import ensure_busybox_image
 
+from . import openapi
 from .api import Api, json_response
 from .controllers import Controllers
 from .discovery import VERSION
@@ -63,6 +66,14 @@ class FakeKube:
         self.runner: web.AppRunner | None = None
         self.port = 0
         self._bg: list[asyncio.Task[Any]] = []
+        # kubectl only sends bearer tokens over TLS, so the fake serves HTTPS with its own CA.
+        self.ca = trustme.CA()
+        self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(self.ssl)
+
+    @property
+    def ca_pem(self) -> bytes:
+        return bytes(self.ca.cert_pem.bytes())
 
     async def boot(self) -> None:
         """Start controllers and kubelet and seed system objects (once)."""
@@ -105,9 +116,20 @@ class FakeKube:
         app.router.add_get("/version", _version)
         for probe in ("/healthz", "/readyz", "/livez"):
             app.router.add_get(probe, _ok)
+        app.router.add_get("/openapi/v3", self._openapi_root)
+        app.router.add_get("/openapi/v3/{gv:.*}", self._openapi_group)
         app.router.add_route("*", "/api{tail:.*}", api.handle)
         app.router.add_route("*", "/apis{tail:.*}", api.handle)
         return app
+
+    async def _openapi_root(self, _request: web.Request) -> web.Response:
+        return json_response(openapi.root_doc(self.registry))
+
+    async def _openapi_group(self, request: web.Request) -> web.Response:
+        doc = openapi.group_doc(self.registry, request.match_info["gv"])
+        if doc is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return json_response(doc)
 
     @web.middleware
     async def _middleware(
@@ -131,7 +153,7 @@ class FakeKube:
             await self.boot()
         self.runner = web.AppRunner(self.app(), handle_signals=False, shutdown_timeout=1.0)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, reuse_address=True)
+        site = web.TCPSite(self.runner, host, port, reuse_address=True, ssl_context=self.ssl)
         await site.start()
         server = site._server
         assert server is not None and server.sockets

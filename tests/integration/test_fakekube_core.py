@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import ssl
 import tarfile
 import threading
 
@@ -96,7 +97,8 @@ def test_unauthorized_without_token(fake_cluster) -> None:
     import urllib.request
 
     with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(f"{fake_cluster.url}/api/v1/namespaces")
+        ctx = ssl.create_default_context(cadata=fake_cluster.ca_pem.decode())
+        urllib.request.urlopen(f"{fake_cluster.url}/api/v1/namespaces", context=ctx)
     assert exc.value.code == 401
     exc.value.close()
 
