@@ -214,36 +214,51 @@ class Forwarder:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: Stream
     ) -> bool:
         """Copy both ways until the pod side ends; returns whether any byte came back."""
-        local_eof = asyncio.Event()
+        loop = asyncio.get_running_loop()
         got_data = False
-
-        async def upstream() -> None:
-            while data := await reader.read(_CHUNK):
-                await stream.write(data)
-            local_eof.set()  # v4 cannot half-close: keep reading the reply for a while
+        last_data = loop.time()
 
         async def downstream() -> None:
-            nonlocal got_data
-            while True:
-                timeout = self._linger if local_eof.is_set() else None
-                data = await asyncio.wait_for(stream.read(), timeout)
-                if not data:
-                    return
-                got_data = True
+            nonlocal got_data, last_data
+            while data := await stream.read():
+                got_data, last_data = True, loop.time()
                 writer.write(data)
                 await writer.drain()
 
+        down = asyncio.create_task(downstream())
+
+        async def upstream() -> None:
+            nonlocal last_data
+            while data := await reader.read(_CHUNK):
+                await stream.write(data)
+            last_data = max(last_data, loop.time())
+            # Local EOF. v4 cannot half-close, so keep relaying the reply, but only while it
+            # keeps coming: a pod that never answers must not hold the connection forever.
+            while not down.done():
+                idle = loop.time() - last_data
+                if idle >= self._linger:
+                    down.cancel()
+                    return
+                await asyncio.sleep(self._linger - idle)
+
         up = asyncio.create_task(upstream())
+        current = asyncio.current_task()
         try:
-            with contextlib.suppress(TimeoutError, ConnectionError, OSError, ValueError):
-                await downstream()
-            if writer.can_write_eof():
-                with contextlib.suppress(OSError):
-                    writer.write_eof()
+            try:
+                await down
+            except asyncio.CancelledError:
+                if current is not None and current.cancelling():
+                    raise  # we are being stopped; the linger watchdog cancels only ``down``
+            except (ConnectionError, OSError, ValueError):
+                pass  # either side broke off: nothing to flush
+            else:
+                if writer.can_write_eof():
+                    with contextlib.suppress(OSError):
+                        writer.write_eof()
         finally:
             up.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await up
+            down.cancel()
+            await asyncio.gather(up, down, return_exceptions=True)
             await stream.close()
         return got_data
 

@@ -17,7 +17,7 @@ from loopdev.portforward.stream import DialError
 
 @contextlib.asynccontextmanager
 async def forwarding(
-    wire: KubeWire, port: int, states: list[str], verify_every: float = 10.0
+    wire: KubeWire, port: int, states: list[str], verify_every: float = 10.0, linger: float = 10.0
 ) -> AsyncIterator[Forwarder]:
     fwd = Forwarder(
         wire,
@@ -26,6 +26,7 @@ async def forwarding(
         on_state=states.append,
         dial_timeout=2.0,
         verify_every=verify_every,
+        linger=linger,
     )
     task = asyncio.create_task(fwd.serve())
     try:
@@ -135,3 +136,32 @@ async def test_idle_forward_notices_api_server_loss_and_recovers(
         await until(lambda: fwd.state == LISTENING, timeout=8)
         assert await get(port) == "back"
     server.close()
+
+
+async def test_half_closed_client_gets_the_reply_but_a_silent_pod_cannot_hold_it(
+    fake_api: FakeApi, wire: KubeWire
+) -> None:
+    answering, a1 = await http_backend("reply")
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    fake_api.put(pod("p1"), backend=a1)
+    fake_api.put(pod("p2"), backend=silent.sockets[0].getsockname()[:2])
+    port = free_port()
+    async with forwarding(wire, port, [], linger=0.5) as fwd:
+        fwd.set_target(Target("default", "p1", 8000))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        writer.write_eof()  # like `nc -N`: the request, then EOF
+        assert (await asyncio.wait_for(reader.read(), 3)).endswith(b"reply")
+        writer.close()
+
+        fwd.set_target(Target("default", "p2", 8000))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"ping")
+        writer.write_eof()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await asyncio.wait_for(reader.read(), 3) == b""
+        assert loop.time() - started < 2.0
+        writer.close()
+    answering.close()
+    silent.close()
