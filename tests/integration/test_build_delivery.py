@@ -173,3 +173,37 @@ async def test_failed_push_is_a_clear_error(client: docker.DockerClient) -> None
         for tag in (local, f"localhost:1/{local}"):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 client.images.remove(tag)
+
+
+async def test_detect_delivery_against_the_fake_cluster(
+    fake_cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """``kind-loopdev-test`` with no kind nodes and a local server: shared daemon; a KEP-1755
+    ConfigMap in kube-public switches it to the announced registry."""
+    from kubernetes.client import CoreV1Api
+
+    from loopdev.adapters.kube import KubeClient, resolve_target
+    from loopdev.build.delivery import detect_delivery
+    from loopdev.build.delivery_impl import SharedDaemon
+
+    monkeypatch.setenv("KUBECONFIG", str(fake_cluster.kubeconfig))
+    config = make_loopfile(tmp_path, {})
+    adapter = await DockerAdapter.connect()
+    kube = KubeClient(resolve_target(fake_cluster.context))
+    api = fake_cluster.api_client()
+    cm = {
+        "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
+        "data": {"localRegistryHosting.v1": 'host: "localhost:5999"\n'},
+    }
+    try:
+        args = (config, fake_cluster.context, fake_cluster.url, kube, adapter)
+        assert isinstance(await detect_delivery(*args), SharedDaemon)
+        CoreV1Api(api).create_namespaced_config_map("kube-public", cm)
+        try:
+            reg = await detect_delivery(*args)
+        finally:
+            CoreV1Api(api).delete_namespaced_config_map("local-registry-hosting", "kube-public")
+        assert isinstance(reg, Registry) and reg.cluster_ref("api:t") == "localhost:5999/api:t"
+    finally:
+        kube.close()
+        api.close()

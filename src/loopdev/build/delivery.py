@@ -81,8 +81,14 @@ def choose_delivery(
     server_url: str | None,
     hosting: tuple[str, str] | None,
     env: Mapping[str, str],
+    nodes_found: bool | None = None,
 ) -> DeliveryChoice:
-    """Pick the delivery (pure): loopfile override, context name, KEP-1755, local server."""
+    """Pick the delivery (pure): loopfile override, context name, KEP-1755, local server.
+
+    ``nodes_found``: whether kind/k3d node containers for the context's cluster run on this
+    Docker engine (None: not looked). A ``kind-*`` context without nodes here but with a
+    local API server is a cluster on this engine (e.g. the test harness): shared daemon.
+    """
     ctx = kube_context
     cluster = ctx.split("-", 1)[1] if ctx.startswith(("kind-", "k3d-")) else ctx
     if mode == "registry" or (mode == "auto" and registry):
@@ -104,13 +110,20 @@ def choose_delivery(
     if hosting:
         return DeliveryChoice("registry", registry=hosting[0], pull_registry=hosting[1],
                               reason="cluster announces a local registry (KEP-1755)")  # fmt: skip
-    if ctx.startswith("kind-"):
-        return DeliveryChoice("kind", cluster=cluster, reason=f"kind cluster {cluster}")
-    if ctx.startswith("k3d-"):
-        return DeliveryChoice("k3d", cluster=cluster, reason=f"k3d cluster {cluster}")
+    host = urlparse(server_url or "").hostname or ""
+    if ctx.startswith(("kind-", "k3d-")):
+        tool = ctx.split("-", 1)[0]
+        if nodes_found is not False:
+            return DeliveryChoice(tool, cluster=cluster, reason=f"{tool} cluster {cluster}")
+        if host in LOCAL_HOSTS:
+            why = f"no {tool} nodes on this Docker engine and the API server is local"
+            return DeliveryChoice("shared", reason=why)
+        raise BuildError(
+            f"{tool} cluster {cluster} has no node containers on this Docker engine",
+            f"start it ({tool} get clusters) or set build.delivery / build.registry",
+        )
     if ctx == "minikube" or env.get("MINIKUBE_ACTIVE_DOCKERD"):
         return DeliveryChoice("minikube", cluster=ctx or "minikube", reason="minikube")
-    host = urlparse(server_url or "").hostname or ""
     if host in LOCAL_HOSTS:
         return DeliveryChoice("shared", reason=f"API server {host} runs on this machine")
     raise BuildError(
@@ -174,9 +187,19 @@ async def detect_delivery(
     hosting = None
     if needs_cluster_lookup(mode, registry, kube_context, os.environ):
         hosting = await read_registry_hosting(kube_api)
-    choice = choose_delivery(mode, registry, kube_context, server_url, hosting, os.environ)
     if docker is None:
         from loopdev.adapters.docker import DockerAdapter
 
         docker = await DockerAdapter.connect()
+    nodes = await _nodes_found(docker, mode, kube_context)
+    choice = choose_delivery(mode, registry, kube_context, server_url, hosting, os.environ, nodes)
     return make_delivery(choice, docker)
+
+
+async def _nodes_found(docker: Any, mode: str, kube_context: str) -> bool | None:
+    """For an auto-detected kind/k3d context: do its node containers run on this engine?"""
+    if mode != "auto" or not kube_context.startswith(("kind-", "k3d-")):
+        return None
+    tool, cluster = kube_context.split("-", 1)
+    label = f"io.x-k8s.kind.cluster={cluster}" if tool == "kind" else f"k3d.cluster={cluster}"
+    return bool(await docker.containers_with_label(label))

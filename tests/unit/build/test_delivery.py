@@ -28,8 +28,9 @@ def choose(
     registry: str | None = None,
     hosting: tuple[str, str] | None = None,
     env: dict[str, str] | None = None,
+    nodes: bool | None = None,
 ) -> DeliveryChoice:
-    return choose_delivery(mode, registry, ctx, server, hosting, env or {})
+    return choose_delivery(mode, registry, ctx, server, hosting, env or {}, nodes)
 
 
 @pytest.mark.parametrize("ctx", ["docker-desktop", "orbstack", "rancher-desktop"])
@@ -42,6 +43,14 @@ def test_kind_k3d_minikube_by_context_name() -> None:
     assert choose("k3d-x").kind == "k3d" and choose("k3d-x").cluster == "x"
     assert choose("minikube").kind == "minikube"
     assert choose("minikube", env={"MINIKUBE_ACTIVE_DOCKERD": "minikube"}).kind == "shared"
+
+
+def test_kind_context_without_nodes_here() -> None:
+    assert choose("kind-dev", "https://127.0.0.1:6443", nodes=True).kind == "kind"
+    shared = choose("kind-loopdev-test", "https://127.0.0.1:40001", nodes=False)
+    assert shared.kind == "shared" and "no kind nodes" in shared.reason
+    with pytest.raises(BuildError, match="kind cluster dev has no node containers"):
+        choose("kind-dev", "https://10.1.2.3:6443", nodes=False)
 
 
 def test_kep_1755_registry_wins_over_node_loading() -> None:
