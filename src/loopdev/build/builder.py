@@ -4,7 +4,8 @@ One ``build()`` call computes the digests (worker thread), then runs one task pe
 an image waits for the images it builds ``FROM``, asks the delivery whether its tag is
 already where the cluster reads it (then no Docker call at all), else builds under a
 semaphore of ``build.parallel`` and delivers. A newer request for an image that is still
-building cancels that build; the older caller then receives the newer result. When some
+building different content cancels that build (the older caller then receives the newer
+result); a request for the content already building joins that build. When some
 images fail, ``BuildFailed`` carries both the failures and the images that did build.
 """
 
@@ -54,7 +55,7 @@ class ImageBuilder:
         self.labels = dict(labels or {})
         self.cache_root = cache_root
         self._sem = asyncio.Semaphore(max(1, config.build.parallel))
-        self._running: dict[str, asyncio.Task[BuildResult]] = {}
+        self._running: dict[str, tuple[asyncio.Task[BuildResult], str]] = {}  # task, its ref
         self._superseded: set[asyncio.Task[BuildResult]] = set()
 
     async def build(
@@ -65,25 +66,31 @@ class ImageBuilder:
         wanted = set(names) if names else set(digests)
         needed_locally = {b for d in digests.values() for b in d.inputs.bases}
         tasks: dict[str, asyncio.Task[BuildResult]] = {}
+        owned: set[asyncio.Task[BuildResult]] = set()
         for name, d in digests.items():  # topological order
+            forced = force and name in wanted
+            old, old_ref = self._running.get(name, (None, ""))
+            if old is not None and not old.done() and old_ref == d.ref and not forced:
+                tasks[name] = old  # the same content is already building: join it
+                continue
             deps = {b: tasks[b] for b in d.inputs.bases}
-            d = self._with_base_refs(d, digests)
-            coro = self._one(d, deps, force and name in wanted, name in needed_locally)
+            coro = self._one(self._with_base_refs(d, digests), deps, forced, name in needed_locally)
             tasks[name] = asyncio.create_task(coro, name=f"build-{name}")
-            old = self._running.get(name)
-            self._running[name] = tasks[name]
+            owned.add(tasks[name])
+            self._running[name] = (tasks[name], d.ref)
             if old is not None and not old.done():
                 self._superseded.add(old)
                 old.cancel()
+        waits = [t if t in owned else asyncio.shield(t) for t in tasks.values()]
         try:
-            outcomes = await asyncio.gather(*tasks.values(), return_exceptions=True)
+            outcomes = await asyncio.gather(*waits, return_exceptions=True)
         except asyncio.CancelledError:
-            for t in tasks.values():
+            for t in owned:
                 t.cancel()
             raise
         finally:
             for name, t in tasks.items():
-                if self._running.get(name) is t:
+                if t in owned and self._running.get(name, (None, ""))[0] is t:
                     del self._running[name]
         return _collect(dict(zip(tasks, outcomes, strict=True)))
 
@@ -99,7 +106,7 @@ class ImageBuilder:
             return await self._run(d, deps, force, needed_locally)
         except asyncio.CancelledError:
             me = asyncio.current_task()
-            newer = self._running.get(name)
+            newer = self._running.get(name, (None, ""))[0]
             if me in self._superseded and newer is not None and newer is not me:
                 self._superseded.discard(me)
                 self.on_log(name, "build superseded by a newer change")

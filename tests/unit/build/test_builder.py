@@ -134,3 +134,35 @@ async def test_build_lines_reach_on_log(tmp_path: Path) -> None:
     await builder(config, FakeDocker(), log).build()
     assert log[0][0] == "a" and log[0][1].startswith("building a:loopdev-")
     assert log[1][1].startswith("Step 1/1")
+
+
+async def test_request_for_content_already_building_joins_it(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a"])
+    docker = FakeDocker()
+    docker.gate = asyncio.Event()
+    b = builder(config, docker)
+    first = asyncio.create_task(b.build())
+    while docker.active == 0:
+        await asyncio.sleep(0.01)
+    (tmp_path / "a/f.txt").write_text("a")  # rewritten with the same content: same digest
+    second = asyncio.create_task(b.build())
+    await asyncio.sleep(0.1)
+    docker.gate.set()
+    one, two = await first, await second
+    assert docker.build_calls == 1 and one["a"] == two["a"] and not two["a"].reused
+
+
+async def test_cancelling_a_joined_caller_keeps_the_build(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a"])
+    docker = FakeDocker()
+    docker.gate = asyncio.Event()
+    b = builder(config, docker)
+    first = asyncio.create_task(b.build())
+    while docker.active == 0:
+        await asyncio.sleep(0.01)
+    second = asyncio.create_task(b.build())
+    await asyncio.sleep(0.1)
+    second.cancel()
+    docker.gate.set()
+    assert not (await first)["a"].reused and docker.build_calls == 1
+    assert second.cancelled()
