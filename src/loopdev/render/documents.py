@@ -55,7 +55,7 @@ def _checked(doc: Any, source: str, line: int) -> list[dict[str, Any]]:
             hint="each YAML document must be a mapping with apiVersion, kind and metadata.name",
         )
     kind = doc.get("kind")
-    if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+    if _is_list(doc):
         items: list[dict[str, Any]] = []
         for item in doc["items"]:
             items.extend(_checked(item, source, line))
@@ -71,6 +71,15 @@ def _checked(doc: Any, source: str, line: int) -> list[dict[str, Any]]:
             hint="every object needs apiVersion, kind and metadata.name",
         )
     return [doc]
+
+
+def _is_list(doc: dict[str, Any]) -> bool:
+    """``kind: List`` (or a typed ``ConfigMapList`` whose items are all objects); a custom
+    resource that merely ends in "List" and has an ``items`` field is left alone."""
+    kind, items = doc.get("kind"), doc.get("items")
+    if not isinstance(kind, str) or not kind.endswith("List") or not isinstance(items, list):
+        return False
+    return kind == "List" or all(isinstance(i, dict) and "kind" in i for i in items)
 
 
 def _nonempty_str(value: Any) -> bool:

@@ -74,6 +74,8 @@ def test_list_kinds_are_flattened() -> None:
         "- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n"
     )
     assert [o["kind"] for o in parse_documents(text, "t")] == ["ConfigMap", "Secret"]
+    custom = "apiVersion: x/v1\nkind: IPAllowList\nmetadata: {name: a}\nitems: [10.0.0.1]\n"
+    assert parse_documents(custom, "t")[0]["kind"] == "IPAllowList"
 
 
 def _env(cache: CodeCache, source: str) -> Environment:
