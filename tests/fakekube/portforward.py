@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -41,7 +42,7 @@ async def portforward(
         except OSError as exc:
             msg = (
                 f"error forwarding port {port} to pod {pod['metadata']['uid']}, uid : "
-                f"dial tcp4 {ip}:{port}: connect: {exc.strerror or exc}"
+                f"dial tcp4 {ip}:{port}: connect: {_reason(exc)}"
             )
             await ws.send_bytes(bytes([2 * i + 1]) + msg.encode())
             continue
@@ -82,3 +83,8 @@ async def _downstream(
         if writer is not None and len(msg.data) > 1:
             writer.write(msg.data[1:])
             await writer.drain()
+
+
+def _reason(exc: OSError) -> str:
+    """Go-style lower-case errno text, e.g. ``connection refused``."""
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)

@@ -179,6 +179,9 @@ class Registry:
         else:
             self._custom[name] = crd_resources(crd)
 
+    def custom(self, crd_name: str) -> list[Resource]:
+        return list(self._custom.get(crd_name, []))
+
     def all(self) -> list[Resource]:
         return self._builtin + [r for rs in self._custom.values() for r in rs]
 

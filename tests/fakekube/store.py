@@ -23,6 +23,7 @@ from .resources import Registry, Resource
 Key = tuple[str, str]
 Obj = dict[str, Any]
 HISTORY = 20000
+CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 
 
 def now_iso() -> str:
@@ -97,6 +98,8 @@ class Store:
 
     # ---- writes ------------------------------------------------------------------------
     def _commit(self, res: Resource, obj: Obj, type_: str, old: Obj | None) -> Obj:
+        if res.key == CRD_KEY and type_ == "DELETED":
+            self._drop_custom_objects(obj["metadata"]["name"])
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         bucket = self.objects.setdefault(res.key, {})
@@ -104,7 +107,7 @@ class Store:
             bucket.pop(_ns_name(obj), None)
         else:
             bucket[_ns_name(obj)] = obj
-        if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
+        if res.key == CRD_KEY:
             self.registry.set_crd(obj["metadata"]["name"], None if type_ == "DELETED" else obj)
         event = Event(self.rv, res.key, type_, obj, old)
         self.history.append(event)
@@ -114,6 +117,13 @@ class Store:
         for listener in list(self.listeners):
             listener(event)
         return obj
+
+    def _drop_custom_objects(self, crd_name: str) -> None:
+        """Deleting a CRD deletes its custom objects (watchers see DELETED)."""
+        for cres in self.registry.custom(crd_name):
+            for obj in list(self.objects.get(cres.key, {}).values()):
+                self._commit(cres, copy.deepcopy(obj), "DELETED", obj)
+            self.objects.pop(cres.key, None)
 
     def _check_namespace(self, res: Resource, ns: str) -> None:
         if not res.namespaced:

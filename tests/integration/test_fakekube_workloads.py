@@ -1,0 +1,301 @@
+"""Fake cluster behaviour beyond CRUD: port-forward, events, probes, env, jobs, CRDs, restarts."""
+
+from __future__ import annotations
+
+import base64
+import socket
+
+import kubernetes.client as k
+import pytest
+from kubernetes.client.rest import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.stream import portforward, stream
+
+from tests.fakekube import FakeCluster
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.docker
+
+HTTPD = "mkdir -p /www; echo hello-$HOSTNAME > /www/index.html; exec httpd -f -p 8080 -h /www"
+
+
+def _pod(name: str, image: str, command: str, **extra: object) -> dict:
+    container = {"name": "c", "image": image, "command": ["sh", "-c", command], **extra}
+    return {
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"containers": [container]},
+    }
+
+
+def _cond(v1: k.CoreV1Api, ns: str, name: str, type_: str = "Ready") -> str | None:
+    pod = v1.read_namespaced_pod(name, ns)
+    return {c.type: c.status for c in pod.status.conditions or []}.get(type_)
+
+
+def _http_get(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+    chunks = []
+    while data := sock.recv(65536):
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_port_forward_several_connections(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    v1.create_namespaced_pod(namespace, _pod("web", busybox_image, HTTPD))
+    wait_for(lambda: _cond(v1, namespace, "web") == "True", 30, what="web ready")
+    wait_for(
+        lambda: _exec_ok(v1, namespace, "web", ["wget", "-q", "-O-", "127.0.0.1:8080"]),
+        10,
+        what="httpd listening",
+    )
+    forwards = [
+        portforward(v1.connect_get_namespaced_pod_portforward, "web", namespace, ports="8080")
+        for _ in range(3)
+    ]
+    try:
+        bodies = [_http_get(pf.socket(8080)) for pf in forwards]
+    finally:
+        for pf in forwards:
+            pf.close()
+    for body in bodies:
+        assert body.startswith(b"HTTP/1.") and b"hello-web" in body
+
+
+def test_port_forward_refused_port_reports_error(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    v1.create_namespaced_pod(namespace, _pod("idle", busybox_image, "sleep 3600"))
+    wait_for(lambda: _cond(v1, namespace, "idle") == "True", 30, what="idle ready")
+    pf = portforward(v1.connect_get_namespaced_pod_portforward, "idle", namespace, ports="9999")
+    sock = pf.socket(9999)
+    sock.settimeout(10)
+    assert sock.recv(100) == b""
+    assert "connection refused" in (pf.error(9999) or "")
+    pf.close()
+
+
+def _exec_ok(v1: k.CoreV1Api, ns: str, pod: str, cmd: list[str]) -> bool:
+    resp = stream(
+        v1.connect_get_namespaced_pod_exec,
+        pod,
+        ns,
+        command=cmd,
+        stdin=False,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+    )
+    try:
+        resp.run_forever(timeout=10)
+        return resp.returncode == 0
+    finally:
+        resp.close()
+
+
+def test_lifecycle_events_and_exec_readiness(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    probe = {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1, "failureThreshold": 1}
+    v1.create_namespaced_pod(
+        namespace, _pod("probed", busybox_image, "sleep 3600", readinessProbe=probe)
+    )
+    wait_for(
+        lambda: v1.read_namespaced_pod("probed", namespace).status.phase == "Running",
+        30,
+        what="Running",
+    )
+    assert _cond(v1, namespace, "probed") == "False"
+    assert _exec_ok(v1, namespace, "probed", ["touch", "/tmp/ready"])
+    wait_for(lambda: _cond(v1, namespace, "probed") == "True", 10, what="probe success")
+    events = v1.list_namespaced_event(namespace, field_selector="involvedObject.name=probed")
+    reasons = [e.reason for e in events.items]
+    assert {"Scheduled", "Pulled", "Created", "Started"} <= set(reasons)
+    v1.delete_namespaced_pod("probed", namespace)
+    wait_for(
+        lambda: "Killing" in [e.reason for e in v1.list_namespaced_event(namespace).items],
+        10,
+        what="Killing event",
+    )
+
+
+def test_env_from_configmap_secret_and_fields(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    v1.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "cfg"}, "data": {"MODE": "dev"}}
+    )
+    v1.create_namespaced_secret(
+        namespace,
+        {"metadata": {"name": "sec"}, "data": {"token": base64.b64encode(b"s3cret").decode()}},
+    )
+    env = [
+        {"name": "PLAIN", "value": "1"},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "token"}}},
+        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+    pod = _pod(
+        "envy",
+        busybox_image,
+        "echo $PLAIN $MODE $TOKEN $POD $NS; sleep 3600",
+        env=env,
+        envFrom=[{"configMapRef": {"name": "cfg"}}],
+        workingDir="/tmp",
+    )
+    pod["spec"]["restartPolicy"] = "Never"
+    v1.create_namespaced_pod(namespace, pod)
+    wait_for(
+        lambda: (
+            v1.read_namespaced_pod_log("envy", namespace)
+            if v1.read_namespaced_pod("envy", namespace).status.phase == "Running"
+            else None
+        ),
+        30,
+        what="log output",
+    )
+    assert v1.read_namespaced_pod_log("envy", namespace) == f"1 dev s3cret envy {namespace}\n"
+
+
+def test_job_runs_to_completion(
+    kube_api: k.ApiClient,
+    namespace: str,
+    busybox_image: str,
+) -> None:
+    batch, v1 = k.BatchV1Api(kube_api), k.CoreV1Api(kube_api)
+    batch.create_namespaced_job(
+        namespace,
+        {
+            "metadata": {"name": "once"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {
+                                "name": "c",
+                                "image": busybox_image,
+                                "command": ["sh", "-c", "echo done"],
+                            }
+                        ],
+                    }
+                }
+            },
+        },
+    )
+
+    def complete() -> bool:
+        conds = batch.read_namespaced_job("once", namespace).status.conditions or []
+        return any(c.type == "Complete" and c.status == "True" for c in conds)
+
+    wait_for(complete, 30, what="job Complete")
+    pods = v1.list_namespaced_pod(namespace, label_selector="job-name=once").items
+    assert [p.status.phase for p in pods] == ["Succeeded"]
+    assert batch.read_namespaced_job("once", namespace).status.succeeded == 1
+
+
+def test_statefulset_pods_are_ordinal(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    apps, v1 = k.AppsV1Api(kube_api), k.CoreV1Api(kube_api)
+    apps.create_namespaced_stateful_set(
+        namespace,
+        {
+            "metadata": {"name": "db"},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {
+                    "metadata": {"labels": {"app": "db"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "c", "image": busybox_image, "command": ["sleep", "3600"]}
+                        ]
+                    },
+                },
+            },
+        },
+    )
+    wait_for(
+        lambda: apps.read_namespaced_stateful_set("db", namespace).status.ready_replicas == 2,
+        30,
+        what="2 ready replicas",
+    )
+    names = sorted(p.metadata.name for p in v1.list_namespaced_pod(namespace).items)
+    assert names == ["db-0", "db-1"]
+
+
+def test_custom_resources_after_crd(kube_api: k.ApiClient, namespace: str) -> None:
+    ext = k.ApiextensionsV1Api(kube_api)
+    group = f"{namespace}.example.com"
+    ext.create_custom_resource_definition(
+        {
+            "metadata": {"name": f"widgets.{group}"},
+            "spec": {
+                "group": group,
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {"openAPIV3Schema": {"type": "object"}},
+                    }
+                ],
+            },
+        }
+    )
+    try:
+        widgets = DynamicClient(kube_api).resources.get(api_version=f"{group}/v1", kind="Widget")
+        widgets.create(
+            {
+                "apiVersion": f"{group}/v1",
+                "kind": "Widget",
+                "metadata": {"name": "w"},
+                "spec": {"size": 3},
+            },
+            namespace=namespace,
+        )
+        got = k.CustomObjectsApi(kube_api).get_namespaced_custom_object(
+            group, "v1", namespace, "widgets", "w"
+        )
+        assert got["spec"] == {"size": 3} and got["metadata"]["generation"] == 1
+    finally:
+        ext.delete_custom_resource_definition(f"widgets.{group}")
+    with pytest.raises(ApiException) as exc:
+        k.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+            group, "v1", namespace, "widgets"
+        )
+    assert exc.value.status == 404
+
+
+def test_restart_keeps_state_and_counts_writes(
+    fake_cluster: FakeCluster,
+    namespace: str,
+) -> None:
+    api = fake_cluster.api_client()
+    v1 = k.CoreV1Api(api)
+    try:
+        before = fake_cluster.write_count()
+        v1.list_namespaced_pod(namespace)
+        v1.read_namespace(namespace)
+        assert fake_cluster.write_count() == before
+        v1.create_namespaced_config_map(namespace, {"metadata": {"name": "keep"}})
+        assert fake_cluster.write_count() == before + 1
+        port = fake_cluster.port
+        fake_cluster.stop()
+        with pytest.raises(Exception):  # noqa: B017 - urllib3 raises MaxRetryError subclasses
+            v1.read_namespaced_config_map("keep", namespace, _request_timeout=2)
+        fake_cluster.start()
+        assert fake_cluster.port == port
+        assert v1.read_namespaced_config_map("keep", namespace).metadata.name == "keep"
+    finally:
+        api.close()
