@@ -141,6 +141,31 @@ async def test_forward_answers_survives_pod_delete_and_carries_parallel_connecti
     apps = kubernetes.client.AppsV1Api(kube_api)
     core = kubernetes.client.CoreV1Api(kube_api)
     await asyncio.to_thread(apps.create_namespaced_deployment, namespace, deployment(busybox_image))
+    try:
+        await _exercise(fake_cluster, namespace, core, tmp_path)
+    finally:
+        await _remove_deployment(apps, core, namespace)
+
+
+async def _remove_deployment(
+    apps: kubernetes.client.AppsV1Api, core: kubernetes.client.CoreV1Api, namespace: str
+) -> None:
+    """Delete the Deployment and wait for its pods, so no controller recreates one while the
+    namespace fixture tears down."""
+    await asyncio.to_thread(
+        apps.delete_namespaced_deployment, "web", namespace, propagation_policy="Foreground"
+    )
+    selector = f"{RESOURCE_LABEL}=web"
+    async with asyncio.timeout(30):
+        while (
+            await asyncio.to_thread(core.list_namespaced_pod, namespace, label_selector=selector)
+        ).items:
+            await asyncio.sleep(0.1)
+
+
+async def _exercise(
+    fake_cluster: Any, namespace: str, core: kubernetes.client.CoreV1Api, tmp_path: Path
+) -> None:
     port = free_port()
     async with forwarding(fake_cluster, namespace, tmp_path, port) as store:
         await until(lambda: forward_state(store) == "listening", what="listening")
