@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loopdev.config.model import Loopfile
-from loopdev.errors import ConfigError, TemplateError
+from loopdev.errors import ConfigError, TemplateError, UsageError
 from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
 from loopdev.render.helm import render_helm
 from loopdev.render.inject import inject_images
@@ -53,6 +53,11 @@ def _source_objects(
     values_files: Sequence[Path],
 ) -> list[dict[str, Any]]:
     deploy = config.deploy
+    if deploy.kind in ("manifests", "kustomize") and (set_values or values_files):
+        raise UsageError(
+            f"--set/--values only apply to chart and helm deploys; this one is {deploy.kind}",
+            hint="use a kustomize overlay or a profile to vary plain manifests",
+        )
     if deploy.kind == "manifests":
         return render_manifests(config.root, deploy.manifests)
     source = _source_dir(config)

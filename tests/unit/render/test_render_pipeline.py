@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loopdev.config.model import Deploy, Image, ImagePath, Resource
-from loopdev.errors import ConfigError, TemplateError
+from loopdev.errors import ConfigError, TemplateError, UsageError
 from loopdev.render import (
     MANAGED_BY_LABEL,
     PROJECT_LABEL,
@@ -378,3 +378,13 @@ def test_the_same_object_twice_is_refused(tmp_path: Path) -> None:
         render_objects(manifests_config(tmp_path, doc + "---\n" + doc), {})
     assert "renders ConfigMap demo-ns/settings twice" in info.value.message
     assert info.value.exit_code == 2
+
+
+def test_set_and_values_on_plain_manifests_are_usage_errors(tmp_path: Path) -> None:
+    config = manifests_config(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    with pytest.raises(
+        UsageError, match="only apply to chart and helm deploys; this one is manifests"
+    ):
+        render_objects(config, {}, set_values=["a=1"])
+    with pytest.raises(UsageError):
+        render_objects(config, {}, values_files=[tmp_path / "v.yaml"])
