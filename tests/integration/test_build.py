@@ -237,3 +237,19 @@ async def test_newer_request_cancels_the_running_build(project: Path, busybox: s
     assert older[api].ref == newer[api].ref  # the older caller got the newer result
     assert not newer[api].reused and run.adapter.build_calls == 2
     assert "build superseded by a newer change" in run.lines[api]
+
+
+async def test_old_tags_are_removed_from_the_engine(
+    project: Path, client: docker.DockerClient
+) -> None:
+    api = name("prune")
+    write(project / "p/Dockerfile", "FROM scratch\nCOPY . /app\n")
+    run = await make_run(project, {api: {"context": "p"}})
+    run.builder.keep_tags = 1
+    refs = []
+    for i in range(3):
+        write(project / "p/v.txt", str(i))
+        refs.append((await run.builder.build())[api].ref)
+    left = {t for img in client.images.list(name=api) for t in img.tags}
+    assert left == {refs[-1]}
+    assert any(line == f"removed old image {refs[0]}" for line in run.lines[api])

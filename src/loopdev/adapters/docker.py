@@ -155,6 +155,27 @@ class DockerAdapter:
 
         await asyncio.to_thread(run)
 
+    async def tags_of(self, repository: str) -> list[tuple[str, int]]:
+        """(tag reference, created unix time) of every local image in ``repository``."""
+
+        def run() -> list[tuple[str, int]]:
+            out = []
+            for img in self.api.images(name=repository):
+                for ref in img.get("RepoTags") or ():
+                    if ref.rpartition(":")[0] == repository:
+                        out.append((ref, int(img.get("Created", 0))))
+            return out
+
+        return await asyncio.to_thread(run)
+
+    async def remove_tag(self, ref: str) -> bool:
+        """Untag (and delete when unused); False when Docker refuses (e.g. a container uses it)."""
+        try:
+            await asyncio.to_thread(self.api.remove_image, ref, force=False, noprune=False)
+        except docker.errors.DockerException:
+            return False
+        return True
+
     async def containers_with_label(self, label: str) -> list[str]:
         """Names of running containers carrying ``label`` (``key=value``)."""
         found = await asyncio.to_thread(self.api.containers, filters={"label": label})

@@ -21,7 +21,7 @@ from typing import Any
 from loopdev.adapters.docker import BuildRequest
 from loopdev.build.context import read_dockerignore
 from loopdev.build.delivery import Delivery
-from loopdev.build.digest import ImageDigest, compute_digests
+from loopdev.build.digest import TAG_PREFIX, ImageDigest, compute_digests
 from loopdev.build.dockerfile import rewrite_froms
 from loopdev.config.model import Loopfile
 from loopdev.errors import BuildError
@@ -49,6 +49,7 @@ class ImageBuilder:
         *,
         labels: Mapping[str, str] | None = None,
         cache_root: Path | None = None,
+        keep_tags: int = 3,
     ) -> None:
         self.config, self.docker, self.delivery = config, docker_adapter, delivery
         self.on_log = on_log
@@ -57,6 +58,9 @@ class ImageBuilder:
         self._sem = asyncio.Semaphore(max(1, config.build.parallel))
         self._running: dict[str, tuple[asyncio.Task[BuildResult], str]] = {}  # task, its ref
         self._superseded: set[asyncio.Task[BuildResult]] = set()
+        self.keep_tags = (
+            keep_tags  # older loopdev-* tags of a rebuilt image are removed; 0: keep all
+        )
 
     async def build(
         self, names: Sequence[str] | None = None, force: bool = False
@@ -135,7 +139,28 @@ class ImageBuilder:
             except BuildError as err:
                 raise BuildError(f"image {name}: {err.message}", err.hint) from None
         cluster_ref = await self.delivery.deliver(ref)
-        return BuildResult(name, cluster_ref, False, time.monotonic() - start)
+        result = BuildResult(name, cluster_ref, False, time.monotonic() - start)
+        if self.keep_tags > 0:
+            await self._prune(name, ref)
+        return result
+
+    async def _prune(self, name: str, current: str) -> None:
+        """Remove this image's older ``loopdev-*`` tags beyond the newest ``keep_tags``.
+
+        Docker refuses to remove an image a container still uses; that is left alone.
+        """
+        try:
+            tags = await self.docker.tags_of(name)
+        except Exception:  # noqa: BLE001 - pruning is housekeeping, never a build failure
+            return
+        ours = sorted(
+            (t for t in tags if t[0].rpartition(":")[2].startswith(TAG_PREFIX) and t[0] != current),
+            key=lambda t: t[1],
+            reverse=True,
+        )
+        for ref, _ in ours[max(0, self.keep_tags - 1) :]:
+            if await self.docker.remove_tag(ref):
+                self.on_log(name, f"removed old image {ref}")
 
     async def _present(self, ref: str, needed_locally: bool) -> bool:
         if not await self.delivery.has_image(ref):

@@ -28,6 +28,18 @@ class FakeDocker:
         self.order: list[str] = []
         self.gate: asyncio.Event | None = None
         self.fail: set[str] = set()
+        self.created: dict[str, int] = {}
+        self.in_use: set[str] = set()
+
+    async def tags_of(self, repository: str) -> list[tuple[str, int]]:
+        return [(t, c) for t, c in self.created.items() if t.rpartition(":")[0] == repository]
+
+    async def remove_tag(self, ref: str) -> bool:
+        if ref in self.in_use:
+            return False
+        self.images.discard(ref)
+        del self.created[ref]
+        return True
 
     @property
     def build_calls(self) -> int:
@@ -48,6 +60,7 @@ class FakeDocker:
             if req.tag.split(":")[0] in self.fail:
                 raise BuildError("image build failed at Step 1/1 : RUN false: exit 1")
             self.images.add(req.tag)
+            self.created[req.tag] = len(self.created)
             self.order.append(req.tag.split(":")[0])
             return "sha256:x"
         finally:
@@ -166,3 +179,17 @@ async def test_cancelling_a_joined_caller_keeps_the_build(tmp_path: Path) -> Non
     docker.gate.set()
     assert not (await first)["a"].reused and docker.build_calls == 1
     assert second.cancelled()
+
+
+async def test_older_tags_are_pruned_except_in_use(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a"])
+    docker = FakeDocker(delay=0)
+    docker.created["a:keepme"] = -1  # not a loopdev tag: never touched
+    b = ImageBuilder(config, docker, SharedDaemon(docker), lambda *_: None, keep_tags=2)
+    refs = []
+    for i in range(4):
+        (tmp_path / "a/f.txt").write_text(str(i))
+        refs.append((await b.build())["a"].ref)
+        if i == 0:
+            docker.in_use.add(refs[0])  # a container still runs the first image
+    assert set(docker.created) == {"a:keepme", refs[0], refs[2], refs[3]}
