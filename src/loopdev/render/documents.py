@@ -7,12 +7,16 @@ Every source (chart templates, plain files, kustomize and helm output) goes thro
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any
 
 import yaml
 
 from loopdev.errors import TemplateError
 from loopdev.render.yamlio import ManifestLoader, construct
+
+# id(object) -> where it was rendered, while pipeline.render_objects runs (for its errors).
+ORIGINS: ContextVar[dict[int, str] | None] = ContextVar("loopdev_render_origins", default=None)
 
 _SECRET_KIND = re.compile(r"^kind:\s*['\"]?Secret['\"]?\s*$", re.MULTILINE)
 
@@ -32,7 +36,11 @@ def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
                 continue
             line = node.start_mark.line + 1
             doc = construct(loader, node)
-            out.extend(_checked(doc, source, line))
+            checked = _checked(doc, source, line)
+            origins = ORIGINS.get()
+            if origins is not None:
+                origins.update((id(obj), f"{source}:{line}") for obj in checked)
+            out.extend(checked)
     except yaml.YAMLError as err:
         raise _yaml_error(err, text, source) from None
     except RecursionError:

@@ -14,6 +14,7 @@ from typing import Any
 from loopdev.config.model import Loopfile
 from loopdev.errors import ConfigError, TemplateError, UsageError
 from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
+from loopdev.render.documents import ORIGINS
 from loopdev.render.helm import render_helm
 from loopdev.render.inject import inject_images
 from loopdev.render.kinds import custom_scopes, is_cluster_scoped, pod_metadata
@@ -39,10 +40,15 @@ def render_objects(
     ``set_values``/``values_files`` are the command line's ``--set``/``--values``.
     """
     refs = default_refs(config) if image_refs is None else normalise_refs(config, image_refs)
-    objects = _source_objects(config, refs, set_values, values_files)
+    origins: dict[int, str] = {}
+    token = ORIGINS.set(origins)
+    try:
+        objects = _source_objects(config, refs, set_values, values_files)
+    finally:
+        ORIGINS.reset(token)
     inject_images(objects, refs, config.deploy.image_paths)
     _own(config, objects)
-    _refuse_duplicates(objects)
+    _refuse_duplicates(objects, origins)
     return order_objects(objects)
 
 
@@ -108,17 +114,21 @@ def _own(config: Loopfile, objects: list[dict[str, Any]]) -> None:
             set_labels(template_meta, {**owned, RESOURCE_LABEL: resource})
 
 
-def _refuse_duplicates(objects: list[dict[str, Any]]) -> None:
+def _refuse_duplicates(objects: list[dict[str, Any]], origins: dict[int, str]) -> None:
     """Two objects with one identity would silently overwrite each other when applied."""
-    seen: set[tuple[str, str, str, str]] = set()
+    seen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for obj in objects:
         meta = obj["metadata"]
         group = str(obj["apiVersion"]).rpartition("/")[0]
         key = (group, str(obj["kind"]), str(meta.get("namespace") or ""), str(meta["name"]))
-        if key in seen:
-            where = f"{key[2]}/{key[3]}" if key[2] else key[3]
-            raise TemplateError(
-                f"the deploy renders {key[1]} {where} twice; the second would overwrite the first",
-                hint="give each object its own metadata.name (or drop one of them)",
-            )
-        seen.add(key)
+        first = seen.setdefault(key, obj)
+        if first is obj:
+            continue
+        where = f"{key[2]}/{key[3]}" if key[2] else key[3]
+        sources = [origins.get(id(o)) for o in (first, obj)]
+        from_text = f" (from {sources[0]} and {sources[1]})" if all(sources) else ""
+        raise TemplateError(
+            f"the deploy renders {key[1]} {where} twice{from_text}; "
+            "the second would overwrite the first",
+            hint="give each object its own metadata.name (or drop one of them)",
+        )

@@ -376,7 +376,9 @@ def test_the_same_object_twice_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TemplateError) as info:
         render_objects(manifests_config(tmp_path, doc + "---\n" + doc), {})
-    assert "renders ConfigMap demo-ns/settings twice" in info.value.message
+    assert "renders ConfigMap demo-ns/settings twice (from k8s/all.yaml:1 and k8s/all.yaml:5)" in (
+        info.value.message
+    )
     assert info.value.exit_code == 2
 
 
