@@ -9,6 +9,7 @@ request -> DeployError carrying the API's own message.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import json
@@ -253,7 +254,7 @@ class KubeClient:
 
         return await self._call(run)
 
-    async def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
+    async def events(self, namespace: str, name: str) -> builtins.list[dict[str, Any]]:
         """Recent events about one object, oldest first (empty when the server has none)."""
         try:
             items, _ = await self.list("v1", "Event", namespace)

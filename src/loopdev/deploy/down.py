@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from loopdev.deploy.apply import PROJECT_LABEL, KubeApi, known_kinds, list_ours
 from loopdev.deploy.diff import ObjectKey
@@ -17,8 +18,8 @@ class DownReport:
     still_there: list[str] = field(default_factory=list)  # not gone within the timeout
 
 
-def _controlled(obj: dict[str, object]) -> bool:
-    owners = (obj.get("metadata") or {}).get("ownerReferences") or ()  # type: ignore[union-attr]
+def _controlled(obj: dict[str, Any]) -> bool:
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or ()
     return any(o.get("controller") for o in owners)
 
 

@@ -153,30 +153,33 @@ def classify(workload: Obj | None, pods: Sequence[Obj], now: float) -> Classifie
     live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
     ready = sum(1 for p in live if pod_ready(p))
     restarts = sum(int(cs.get("restartCount") or 0) for p in live for cs in _statuses(p))
-    counts = {"pods_ready": ready, "pods_total": len(live), "restarts": restarts}
+
+    def out(state: str, reason: str, crashing: tuple[str, str] | None = None) -> Classified:
+        return Classified(state, reason, ready, len(live), restarts, crashing)
+
     if workload is None:
-        return Classified("deploying", "waiting for the workload to appear", **counts)
+        return out("deploying", "waiting for the workload to appear")
     if workload.get("kind") == "Job" and (done := _job_state(workload)) is not None:
-        return Classified(done.state, done.reason, **counts)
+        return out(done.state, done.reason)
     problems = [p for p in (_pod_problem(pod, now) for pod in live) if p is not None]
     for state in ("image-error", "crashing", "error", "unschedulable"):
         for prob in problems:
             if prob.state == state:
-                return Classified(prob.state, prob.reason, crashing=prob.crashing, **counts)
+                return out(prob.state, prob.reason, prob.crashing)
     finished, why = _rollout(workload)
     if why.startswith("error: "):
-        return Classified("error", why.removeprefix("error: "), **counts)
+        return out("error", why.removeprefix("error: "))
     if workload.get("kind") == "Pod":
         finished = bool(live) and ready == len(live)
         why = "" if finished else "pod not ready"
     if finished and live and ready == len(live):
-        return Classified("ready", "", **counts)
+        return out("ready", "")
     if problems:  # only probe-failing is left
-        return Classified(problems[0].state, problems[0].reason, **counts)
+        return out(problems[0].state, problems[0].reason)
     if finished and workload.get("kind") == "Job":
-        return Classified("deploying", "job running", **counts)
+        return out("deploying", "job running")
     state = "updating" if _was_serving(workload) else "deploying"
-    return Classified(state, why or f"{ready} of {len(live)} pods ready", **counts)
+    return out(state, why or f"{ready} of {len(live)} pods ready")
 
 
 def _was_serving(workload: Obj) -> bool:

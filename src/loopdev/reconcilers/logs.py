@@ -57,7 +57,12 @@ class LogsReconciler:
 
     async def run(self, ctx: SessionContext) -> None:
         watch = cluster_watch(ctx)
-        watch.subscribe(lambda kind, event, obj: kind == "Pod" and self._wake.set())
+
+        def on_change(kind: str, event: str, obj: dict[str, Any]) -> None:
+            if kind == "Pod":
+                self._wake.set()
+
+        watch.subscribe(on_change)
         try:
             while True:
                 await self._wake.wait()
