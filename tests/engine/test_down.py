@@ -1,0 +1,46 @@
+"""`tear_down` over the in-memory API: only our labels, our namespace unless kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loopdev.deploy.apply import apply_objects
+from loopdev.deploy.down import describe, tear_down
+from loopdev.render.labels import ownership_labels
+from tests.engine.memkube import MemKube
+
+
+def cm(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}}
+
+
+async def test_down_deletes_ours_and_our_namespace_but_not_foreign_objects() -> None:
+    kube = MemKube()
+    await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
+    await kube.apply(cm("theirs", {"app": "x"}), "dev")
+    await kube.apply(cm("other-project", ownership_labels("q")), "dev")
+    report = await tear_down(kube, "dev", "p", timeout=1)
+    assert report.deleted == ["ConfigMap/ours"] and report.namespace_deleted
+    assert ("ConfigMap", "dev", "theirs") in kube.objects
+    assert ("ConfigMap", "dev", "other-project") in kube.objects
+    assert ("Namespace", "", "dev") not in kube.objects
+    assert describe(report, "dev").splitlines() == [
+        "deleted ConfigMap/ours",
+        "deleted Namespace/dev",
+    ]
+
+
+async def test_keep_namespace_and_a_namespace_we_did_not_create() -> None:
+    kube = MemKube()
+    await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
+    report = await tear_down(kube, "dev", "p", keep_namespace=True, timeout=1)
+    assert not report.namespace_deleted and ("Namespace", "", "dev") in kube.objects
+
+    kube = MemKube()
+    await kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared"}}, None
+    )
+    await apply_objects(kube, [cm("ours", ownership_labels("p"))], "shared", "p")
+    report = await tear_down(kube, "shared", "p", timeout=1)
+    assert report.deleted == ["ConfigMap/ours"] and not report.namespace_deleted
+    assert describe(await tear_down(kube, "shared", "p", timeout=1), "shared").startswith("nothing")
