@@ -67,9 +67,11 @@ class FakeKube:
         self.port = 0
         self._bg: list[asyncio.Task[Any]] = []
         # kubectl only sends bearer tokens over TLS, so the fake serves HTTPS with its own CA.
-        self.ca = trustme.CA()
+        self.ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
         self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(self.ssl)
+        self.ca.issue_cert("127.0.0.1", "localhost", key_type=trustme.KeyType.ECDSA).configure_cert(
+            self.ssl
+        )
 
     @property
     def ca_pem(self) -> bytes:
@@ -114,12 +116,14 @@ class FakeKube:
         api = Api(self.store, {"exec": streams.exec, "log": streams.log, "portforward": pf})
         app = web.Application(middlewares=[self._middleware], client_max_size=1 << 30)
         app.router.add_get("/version", _version)
+        app.router.add_get("/version/", _version)
         for probe in ("/healthz", "/readyz", "/livez"):
             app.router.add_get(probe, _ok)
         app.router.add_get("/openapi/v3", self._openapi_root)
         app.router.add_get("/openapi/v3/{gv:.*}", self._openapi_group)
         app.router.add_route("*", "/api{tail:.*}", api.handle)
         app.router.add_route("*", "/apis{tail:.*}", api.handle)
+        app.router.add_route("*", "/{tail:.*}", _not_found)
         return app
 
     async def _openapi_root(self, _request: web.Request) -> web.Response:
@@ -178,6 +182,11 @@ class FakeKube:
 
 async def _version(_request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(VERSION), content_type="application/json")
+
+
+async def _not_found(_request: web.Request) -> web.Response:
+    err = ApiError(404, "NotFound", "the server could not find the requested resource")
+    return json_response(err.status(), 404)
 
 
 async def _ok(_request: web.Request) -> web.Response:
