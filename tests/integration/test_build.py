@@ -250,6 +250,7 @@ async def test_old_tags_are_removed_from_the_engine(
     for i in range(3):
         write(project / "p/v.txt", str(i))
         refs.append((await run.builder.build())[api].ref)
+        await run.builder.drain()
     left = {t for img in client.images.list(name=api) for t in img.tags}
     assert left == {refs[-1]}
     assert any(line == f"removed old image {refs[0]}" for line in run.lines[api])

@@ -58,9 +58,8 @@ class ImageBuilder:
         self._sem = asyncio.Semaphore(max(1, config.build.parallel))
         self._running: dict[str, tuple[asyncio.Task[BuildResult], str]] = {}  # task, its ref
         self._superseded: set[asyncio.Task[BuildResult]] = set()
-        self.keep_tags = (
-            keep_tags  # older loopdev-* tags of a rebuilt image are removed; 0: keep all
-        )
+        self.keep_tags = keep_tags  # older loopdev-* tags of a rebuilt image go; 0: keep all
+        self._housekeeping: set[asyncio.Task[None]] = set()
 
     async def build(
         self, names: Sequence[str] | None = None, force: bool = False
@@ -140,9 +139,16 @@ class ImageBuilder:
                 raise BuildError(f"image {name}: {err.message}", err.hint) from None
         cluster_ref = await self.delivery.deliver(ref)
         result = BuildResult(name, cluster_ref, False, time.monotonic() - start)
-        if self.keep_tags > 0:
-            await self._prune(name, ref)
+        if self.keep_tags > 0:  # off the critical path: the deploy need not wait for it
+            prune = asyncio.create_task(self._prune(name, ref))
+            self._housekeeping.add(prune)
+            prune.add_done_callback(self._housekeeping.discard)
         return result
+
+    async def drain(self) -> None:
+        """Wait for background housekeeping (old-tag removal); call before the loop ends."""
+        while self._housekeeping:
+            await asyncio.gather(*self._housekeeping, return_exceptions=True)
 
     async def _prune(self, name: str, current: str) -> None:
         """Remove this image's older ``loopdev-*`` tags beyond the newest ``keep_tags``.

@@ -59,7 +59,10 @@ async def _build(
             click.echo(click.style(f"[{image}] {line}", dim=True), err=True)
 
     builder = ImageBuilder(config, docker, delivery, on_log)
-    results = await builder.build(names, force=force)
+    try:
+        results = await builder.build(names, force=force)
+    finally:
+        await builder.drain()
     return list(results.values())
 
 

@@ -190,6 +190,7 @@ async def test_older_tags_are_pruned_except_in_use(tmp_path: Path) -> None:
     for i in range(4):
         (tmp_path / "a/f.txt").write_text(str(i))
         refs.append((await b.build())["a"].ref)
+        await b.drain()
         if i == 0:
             docker.in_use.add(refs[0])  # a container still runs the first image
     assert set(docker.created) == {"a:keepme", refs[0], refs[2], refs[3]}
