@@ -214,7 +214,7 @@ async def test_failure_names_the_step_and_its_output(project: Path, busybox: str
     with pytest.raises(BuildError) as info:
         await run.builder.build()
     text = info.value.message
-    assert f"image {api}: image build failed at Step 3/" in text
+    assert f"image {api}: build failed at Step 3/" in text
     assert "RUN echo boom && false" in text and "boom" in text and "non-zero code: 1" in text
 
 

@@ -111,4 +111,4 @@ def test_failed_build_exits_1_naming_the_step(project: tuple[Path, str, str]) ->
     (root / "api/Dockerfile").write_text("FROM scratch\nCOPY missing.txt /\n")
     res = run("-q", api)
     assert res.exit_code == 1
-    assert "image build failed at Step 2/" in res.stderr and "COPY missing.txt" in res.stderr
+    assert ": build failed at Step 2/" in res.stderr and "COPY missing.txt" in res.stderr

@@ -327,7 +327,7 @@ class _BuildRun:
     def _failure(self, error: str) -> str:
         step = self.step or "the Dockerfile"
         tail = "\n".join(f"  | {ln}" for ln in self.lines[-20:] if ln.strip())
-        text = f"image build failed at {step}: {error}"
+        text = f"build failed at {step}: {error}"
         return f"{text}\n{tail}" if tail else text
 
 

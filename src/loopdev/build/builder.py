@@ -135,8 +135,8 @@ class ImageBuilder:
             self.on_log(name, f"building {ref}")
             try:
                 await self.docker.build(self._request(d), lambda line: self.on_log(name, line))
-            except BuildError as err:
-                raise BuildError(f"image {name}: {err.message}", err.hint) from None
+            except BuildError as err:  # same class (e.g. DockerUnavailable), image named
+                raise type(err)(f"image {name}: {err.message}", err.hint) from None
         cluster_ref = await self.delivery.deliver(ref)
         result = BuildResult(name, cluster_ref, False, time.monotonic() - start)
         if self.keep_tags > 0:  # off the critical path: the deploy need not wait for it

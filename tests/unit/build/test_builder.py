@@ -58,7 +58,7 @@ class FakeDocker:
                 await self.gate.wait()
             await asyncio.sleep(self.delay)
             if req.tag.split(":")[0] in self.fail:
-                raise BuildError("image build failed at Step 1/1 : RUN false: exit 1")
+                raise BuildError("build failed at Step 1/1 : RUN false: exit 1")
             self.images.add(req.tag)
             self.created[req.tag] = len(self.created)
             self.order.append(req.tag.split(":")[0])
@@ -113,7 +113,7 @@ async def test_failure_stops_dependents_and_reports_the_base(tmp_path: Path) -> 
     config = project(tmp_path, ["a", "app", "other"], {"app": "a"})
     docker = FakeDocker()
     docker.fail = {"a"}
-    with pytest.raises(BuildFailed, match="^image a: image build failed at Step 1/1") as info:
+    with pytest.raises(BuildFailed, match="^image a: build failed at Step 1/1") as info:
         await builder(config, docker).build()
     assert "app" not in docker.order and "other" in docker.order
     assert set(info.value.failures) == {"a", "app"} and set(info.value.results) == {"other"}
