@@ -6,6 +6,7 @@ an unchanged redeploy, even from a fresh process, makes no write call.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -93,13 +94,15 @@ async def normalized(
 async def list_ours(
     kube: KubeApi, kinds: Iterable[tuple[str, str]], namespace: str, project: str
 ) -> list[dict[str, Any]]:
-    """Every live object of these kinds carrying our project labels."""
-    found: list[dict[str, Any]] = []
-    for api_version, kind in sorted(set(kinds)):
+    """Every live object of these kinds carrying our project labels (kinds listed in parallel)."""
+
+    async def one(api_version: str, kind: str) -> list[dict[str, Any]]:
         ns = namespace if await kube.is_namespaced(api_version, kind) else None
         items, _ = await kube.list(api_version, kind, ns, project_selector(project))
-        found.extend(items)
-    return found
+        return items
+
+    found = await asyncio.gather(*(one(v, k) for v, k in sorted(set(kinds))))
+    return [obj for items in found for obj in items]
 
 
 async def known_kinds(kube: KubeApi, extra: Iterable[tuple[str, str]] = ()) -> set[tuple[str, str]]:

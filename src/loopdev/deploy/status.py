@@ -172,8 +172,9 @@ def classify(workload: Obj | None, pods: Sequence[Obj], now: float) -> Classifie
     if workload.get("kind") == "Pod":
         finished = bool(live) and ready == len(live)
         why = "" if finished else "pod not ready"
-    if finished and live and ready == len(live):
-        return out("ready", "")
+    scaled_to_zero = (workload.get("spec") or {}).get("replicas", 1) == 0
+    if finished and ready == len(live) and (live or scaled_to_zero):
+        return out("ready", "scaled to 0" if scaled_to_zero else "")
     if problems:  # only probe-failing is left
         return out(problems[0].state, problems[0].reason)
     if finished and workload.get("kind") == "Job":

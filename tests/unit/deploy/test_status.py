@@ -198,3 +198,8 @@ def test_bare_pod() -> None:
     p = pod("solo")
     p["kind"] = "Pod"
     assert classify(p, [p], NOW).state == "ready"
+
+
+def test_scaled_to_zero_is_ready() -> None:
+    dep = deployment(want=0, updatedReplicas=0, readyReplicas=0)
+    assert classify(dep, [], NOW).state == "ready"
