@@ -326,9 +326,15 @@ class _BuildRun:
 
     def _failure(self, error: str) -> str:
         step = self.step or "the Dockerfile"
-        tail = "\n".join(f"  | {ln}" for ln in self.lines[-20:] if ln.strip())
+        useful = [ln for ln in self.lines if ln.strip() and not _builder_noise(ln)]
+        tail = "\n".join(f"  | {ln}" for ln in useful[-20:])
         text = f"build failed at {step}: {error}"
         return f"{text}\n{tail}" if tail else text
+
+
+def _builder_noise(line: str) -> bool:
+    """The classic builder's bookkeeping lines, useless in an error message."""
+    return line.startswith((" ---> ", "Removing intermediate container"))
 
 
 def split_tag(ref: str) -> tuple[str, str]:
