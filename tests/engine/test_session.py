@@ -73,6 +73,7 @@ async def test_rebuild_request_redeploys_with_the_new_reference(tmp_path: Path) 
         await until(session, lambda s: state_of("web")(s) == "ready")
         writes = kube.writes
         session.store.dispatch(a.RebuildRequested(("it-web",), "Dockerfile changed"))
+        # (CountingBuilder gives every build a new tag, as a changed context would)
         await until(
             session,
             lambda s: (
@@ -82,7 +83,7 @@ async def test_rebuild_request_redeploys_with_the_new_reference(tmp_path: Path) 
                 == "it-web:v2"
             ),
         )
-        assert builder.calls[-1] == (("it-web",), True)
+        assert builder.calls[-1] == (("it-web",), False)  # the digest decides
         assert kube.writes == writes + 1  # only the deployment changed
         await until(session, lambda s: state_of("web")(s) == "ready")
     finally:
@@ -241,3 +242,21 @@ async def test_shutdown_request_ends_run_forever(tmp_path: Path) -> None:
     session.store.dispatch(a.ShutdownRequested(down=True))
     result = await asyncio.wait_for(runner, 5)
     assert result is not None and result.down
+
+
+async def test_plain_trigger_on_a_workload_builds_its_images_without_forcing(
+    tmp_path: Path,
+) -> None:
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    await session.start()
+    try:
+        await until(session, lambda s: state_of("web")(s) == "ready")
+        session.store.dispatch(a.TriggerRequested("web"))
+        await until(session, lambda s: len(builder.calls) == 2)
+        assert builder.calls[-1] == (("it-web",), False)
+        session.store.dispatch(a.TriggerRequested("it-web"))
+        await until(session, lambda s: len(builder.calls) == 3)
+        assert builder.calls[-1] == (("it-web",), True)
+    finally:
+        await session.stop()

@@ -62,14 +62,13 @@ def _with_step(info: BuildInfo, step: str) -> BuildInfo:
 def images_for(ctx: SessionContext, state: EngineState, act: a.Action) -> tuple[set[str], bool]:
     """Which images an action asks to (re)build, and whether to force it."""
     images = set(ctx.config.images)
-    if isinstance(act, a.RebuildRequested):
-        return {i for i in act.images if i in images}, True
+    if isinstance(act, a.RebuildRequested):  # the digest decides: a reverted edit is reused
+        return {i for i in act.images if i in images}, False
     if isinstance(act, a.TriggerRequested):
-        if act.name in images:
+        if act.name in images:  # the user asked for this image: build it for real
             return {act.name}, True
-        if act.force_rebuild:
-            used = ctx.shared.get("resource_images", {}).get(act.name, ())
-            return {i for i in used if i in images}, True
+        used = ctx.shared.get("resource_images", {}).get(act.name, ())
+        return {i for i in used if i in images}, act.force_rebuild
     return set(), False
 
 

@@ -102,6 +102,12 @@ class DeployReconciler:
         if self._held and set(holds(ctx, state, self._held, self._started)) != set(self._held):
             self._wake.set()  # a dependency became ready (or failed): deploy what may start
         for act in batch:
+            if (
+                isinstance(act, a.TriggerRequested)
+                and act.name in ctx.shared.get("workloads", {})
+                and not ctx.shared.get("resource_images", {}).get(act.name)
+            ):
+                self._wake.set()  # a workload without images of ours: triggering re-applies
             if isinstance(act, a.ImagesBuilt) or (
                 isinstance(act, a.FilesChanged)
                 and self.passes
