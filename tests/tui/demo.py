@@ -1,6 +1,7 @@
-"""Realistic dashboard states for pilot/snapshot tests and the README screenshot.
+"""A realistic, deterministic dashboard state (fixed clock) for pilot and snapshot tests.
 
-Run ``python -m tests.tui.demo docs/dashboard.svg`` to regenerate the screenshot.
+``python -m tests.tui.demo OUT.svg`` renders it; the README's docs/dashboard.svg comes from a
+real session instead (tests/tui/demo_live.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def example_store() -> tuple[Store, LogStore]:
                 "image",
                 state="ready",
                 since=NOW - 95,
-                build=BuildInfo("hello-web:ld-3f9a1c2e", reused=True, duration=0.4),
+                build=BuildInfo("hello-web:loopdev-3f9a1c2e7b4d5a60", reused=True, duration=0.4),
             )
         ),
         a.ResourceAdded(
@@ -47,7 +48,7 @@ def example_store() -> tuple[Store, LogStore]:
                 last_update="synced 3 files in 84 ms",
                 objects=("Deployment/hello-web", "Service/hello-web", "ConfigMap/hello"),
                 depends_on=("hello-web",),
-                build=BuildInfo("hello-web:ld-3f9a1c2e", reused=True, duration=0.4),
+                build=BuildInfo("hello-web:loopdev-3f9a1c2e7b4d5a60", reused=True, duration=0.4),
             )
         ),
         a.ResourceAdded(
@@ -103,4 +104,4 @@ async def _screenshot(path: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/dashboard.svg"))
+    asyncio.run(_screenshot(sys.argv[1] if len(sys.argv) > 1 else "dashboard-demo.svg"))

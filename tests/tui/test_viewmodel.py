@@ -27,7 +27,7 @@ def test_narrow_rows_fit_80_columns() -> None:
     assert cells["web"] == {
         "name": "web",
         "state": "ready (1m)",
-        "build": "reused ld-3f9…",
+        "build": "reused 3f9a1c…",
         "pods": "1/1",
         "forwards": "localhost:8080",
     }
@@ -43,7 +43,7 @@ def test_wide_rows_show_kind_and_last_update() -> None:
     cells = _cells(160)
     assert cells["web"]["kind"] == "workload"
     assert cells["web"]["update"] == "synced 3 files in 84 ms"
-    assert cells["web"]["build"] == "reused hello-web:ld-3f9a1c2e 0.4s"
+    assert cells["web"]["build"] == "reused 3f9a1c2e7b4d 0.4s"
     assert cells["worker"]["state"] == "crashing: CrashLoopBackOff: exit 1 (12s)"
 
 
@@ -57,8 +57,10 @@ def test_forward_cell_links_and_counts_extra() -> None:
 
 def test_build_cell_states() -> None:
     res = ResourceStatus("x", "image", build=BuildInfo("img:abc", reused=False, duration=2.25))
-    assert vm.build_cell(res, 30, True).text == "built img:abc 2.2s"
-    assert vm.build_cell(ResourceStatus("x", "image"), 30, True).text == "-"
+    assert vm.build_cell(res, 30).text == "built abc 2.2s"
+    assert vm.build_cell(ResourceStatus("x", "image"), 30).text == "-"
+    assert vm.short_tag("reg:5000/team/api:loopdev-0123456789abcdef") == "0123456789ab"
+    assert vm.short_tag("localhost:5000/api") == "localhost:5000/api"
 
 
 def test_header_and_status_line() -> None:

@@ -69,10 +69,10 @@ def budgets(width: int) -> dict[str, int]:
     if width < WIDE:
         extra = max(0, width - 80) // 2
         return {"name": 12, "state": 22 + extra, "build": 14 + extra, "pods": 6, "forwards": 14}
-    extra = (width - WIDE) // 3
+    extra = (width - WIDE) // 4  # the state (with its reason) gets two shares
     return {
-        "name": 12, "kind": 8, "state": 30 + extra, "build": 20 + extra,
-        "pods": 6, "forwards": 14, "update": 16 + extra,
+        "name": 12, "kind": 8, "state": 22 + 2 * extra, "build": 22 + extra,
+        "pods": 6, "forwards": 14, "update": 22 + extra,
     }  # fmt: skip
 
 
@@ -94,7 +94,7 @@ def resource_cells(res: ResourceStatus, now: float, width: int) -> dict[str, Cel
         "name": Cell(truncate(res.name, room["name"]), "bold"),
         "kind": Cell(res.kind),
         "state": Cell(state, state_style(res.state)),
-        "build": build_cell(res, room["build"], width >= WIDE),
+        "build": build_cell(res, room["build"]),
         "pods": Cell(truncate(pods, room["pods"]), "red" if res.restarts else ""),
         "forwards": Cell(
             truncate(fwd_text, room["forwards"] + 3),
@@ -105,7 +105,7 @@ def resource_cells(res: ResourceStatus, now: float, width: int) -> dict[str, Cel
     }
 
 
-def build_cell(res: ResourceStatus, limit: int, wide: bool) -> Cell:
+def build_cell(res: ResourceStatus, limit: int) -> Cell:
     b = res.build
     if b is None:
         return Cell("-", "dim")
@@ -113,9 +113,17 @@ def build_cell(res: ResourceStatus, limit: int, wide: bool) -> Cell:
         return Cell(truncate(f"» {scrub(b.step)}", limit), "yellow")
     if not b.ref:
         return Cell("-", "dim")
-    tag = b.ref if wide else b.ref.rsplit(":", 1)[-1]
     verb = "reused" if b.reused else "built"
-    return Cell(truncate(f"{verb} {tag} {b.duration:.1f}s", limit))
+    return Cell(truncate(f"{verb} {short_tag(b.ref)} {b.duration:.1f}s", limit))
+
+
+def short_tag(ref: str) -> str:
+    """The part of an image reference worth a table cell: the tag, and of loopdev's content
+    tags ("loopdev-<16 hex>") 12 hex digits. The details view shows the full reference."""
+    repo, _, tag = ref.rpartition(":")
+    if "/" in tag or not repo:  # no tag, just a registry port
+        return ref
+    return tag.removeprefix("loopdev-")[:12]
 
 
 def rows(state: EngineState, now: float, width: int) -> dict[str, tuple[Cell, ...]]:
