@@ -27,7 +27,7 @@ from loopdev.engine.logs import LogLine, LogStore
 from loopdev.engine.state import EngineState, ResourceStatus
 from loopdev.engine.store import Store
 from loopdev.redact import scrub
-from loopdev.tui.styles import resource_style, state_style
+from loopdev.tui.styles import resource_style, state_style, strip_ansi
 
 SEP = "│"
 
@@ -241,7 +241,7 @@ class PlainOutput(_Writer):
         body, style = plain_text(event)
         if not body:
             return
-        body = scrub(body)
+        body = scrub(body if self.color else strip_ansi(body))
         name = (event.resource or "loopdev").ljust(self._width)
         if self.color:
             name = _paint(name, self._colors.get(event.resource, "bold"))

@@ -107,3 +107,9 @@ def test_details_show_everything_but_secrets() -> None:
     assert "Back-off restarting failed container" in text
     assert "CrashLoopBackOff: exit 1 (DB_PASSWORD=********" in text
     assert SECRET not in text
+
+
+def test_log_lines_lose_terminal_escapes() -> None:
+    logs = LogStore()
+    logs.append("web", "\x1b[32mINFO\x1b[0m started \x1b]0;title\x07ok", "p/c")
+    assert vm.log_view(logs.lines(), None, "", 5, 3) == ["web │ INFO started ok"]

@@ -164,3 +164,10 @@ def test_broken_pipe_stops_writing_quietly() -> None:
     out = JsonOutput(Closed())
     out.on_state(_state(*BASE))
     out.on_state(_state(*BASE, a.StateChanged("web", "ready")))  # no exception
+
+
+async def test_plain_output_strips_escapes_only_without_colour() -> None:
+    for color, expected in ((False, "web │ web-7d9/web │ INFO up"), (True, "\x1b[32mINFO")):
+        buf = io.StringIO()
+        await _run(PlainOutput(buf, color=color), *BASE, logs=("\x1b[32mINFO\x1b[0m up",))
+        assert expected in buf.getvalue()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from loopdev.engine.state import FAILED_STATES
 
 _IN_PROGRESS = frozenset({"building", "deploying", "updating"})
@@ -36,3 +38,13 @@ def state_style(state: str) -> str:
 def resource_style(index: int) -> str:
     """A stable per-resource colour for name prefixes (as docker compose does)."""
     return RESOURCE_PALETTE[index % len(RESOURCE_PALETTE)]
+
+
+# CSI sequences (colours, cursor moves) and OSC sequences (titles, links) that programs
+# write into their logs; shown raw they become "�[32m" noise.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal escape sequences (a no-op for the usual plain line)."""
+    return _ANSI.sub("", text) if "\x1b" in text else text

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from loopdev.engine.logs import LogLine
 from loopdev.engine.state import FAILED_STATES, EngineState, ResourceStatus
 from loopdev.redact import scrub
-from loopdev.tui.styles import state_style
+from loopdev.tui.styles import state_style, strip_ansi
 
 SEP = "│"
 WIDE = 120  # at or above this width every column fits; below, the table drops the extras
@@ -170,7 +170,7 @@ def status_line(state: EngineState) -> tuple[str, str]:
 def format_log(line: LogLine, resource: str | None, width: int = 0) -> str:
     """A log line for the pane: ``name │ text`` when interleaved, ``source │ text`` for one."""
     prefix = line.source if resource is not None else line.resource.ljust(width)
-    return f"{prefix} {SEP} {scrub(line.text)}"
+    return f"{prefix} {SEP} {scrub(strip_ansi(line.text))}"
 
 
 def matches(line: LogLine, resource: str | None, query: str) -> bool:
