@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -22,12 +22,13 @@ from loopdev.engine.actions import ShutdownRequested, TriggerRequested
 from loopdev.engine.logs import LogLine, LogStore
 from loopdev.engine.store import Store
 from loopdev.tui import viewmodel as vm
+from loopdev.tui.events import EventsSource, kube_events
 from loopdev.tui.screens import ConfirmScreen, DetailsScreen, HelpScreen
 from loopdev.tui.widgets import LogPane, ResourceTable
 
+__all__ = ["Dashboard", "EventsSource", "Exit", "kube_events", "run_dashboard"]
+
 Exit = Literal["quit", "down"]
-# resource name -> recent cluster events about its objects, one line each (I/O; awaited)
-EventsSource = Callable[[str], Awaitable[Sequence[str]]]
 TICK = 0.1  # seconds between log drains / table refreshes
 AGE_REFRESH = 1.0
 MAIN_ONLY = frozenset(
@@ -273,24 +274,6 @@ class Dashboard(App[Exit]):
 
         question = f"Delete everything loopdev deployed for {project}, then quit?"
         self.push_screen(ConfirmScreen(question), answered)
-
-
-def kube_events(kube: Any, namespace: str, store: Store) -> EventsSource:
-    """An EventsSource over the kube adapter's ``events(namespace, name)`` (as `ci` reports)."""
-
-    async def fetch(resource: str) -> list[str]:
-        res = store.state.resource(resource)
-        out: list[str] = []
-        for key in res.objects if res is not None else ():
-            _, _, name = key.partition("/")
-            for ev in (await kube.events(namespace, name))[-10:]:
-                count = f" (x{ev['count']})" if ev.get("count", 1) > 1 else ""
-                out.append(
-                    f"{ev.get('type', '')} {ev.get('reason', '')}: {ev.get('message', '')}{count}"
-                )
-        return out
-
-    return fetch
 
 
 async def run_dashboard(
