@@ -104,9 +104,13 @@ def combine(
 ) -> str:
     """The digest from already-read inputs (pure)."""
     h = hashlib.sha256(_VERSION)
-    for e in inputs.entries:
-        content = file_hashes.get(e.path, "") if e.kind == "f" else e.link
-        h.update(f"{e.path}\0{e.kind}\0{e.mode:o}\0{content}\n".encode())
+    get = file_hashes.get
+    h.update(
+        "".join(
+            f"{path}\0{kind}\0{mode:o}\0{get(path, '') if kind == 'f' else link}\n"
+            for path, kind, mode, _size, _mtime, link in inputs.entries
+        ).encode()
+    )
     h.update(b"\0dockerfile\0" + inputs.dockerfile_text.encode())
     for key in sorted(image.build_args):
         h.update(f"\0arg\0{key}={image.build_args[key]}".encode())
