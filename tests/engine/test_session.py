@@ -148,7 +148,8 @@ async def test_render_error_lands_in_state_and_fails_ci(tmp_path: Path) -> None:
     kube, builder = MemKube(), CountingBuilder()
     session = make(tmp_path, kube, builder, app="kind: [broken\n")
     verdict = await session.run_until_ready(5)
-    assert not verdict.ok and verdict.resource == "deploy"
+    assert not verdict.ok and verdict.resource == "web"  # the declared resource carries it
+    assert "k8s/app.yaml" in verdict.reason and "invalid YAML" in verdict.reason
     assert kube.writes == 0
 
 

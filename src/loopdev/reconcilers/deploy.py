@@ -9,6 +9,7 @@ state and the session carries on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fnmatch
 import time
 from collections.abc import Iterable, Sequence
@@ -83,6 +84,11 @@ class DeployReconciler:
 
     async def run(self, ctx: SessionContext) -> None:
         ctx.store.subscribe(lambda state, batch: self._on_actions(ctx, state, batch))
+        for name in ctx.config.resources:  # shown at once; the rest appear after the render
+            if ctx.store.state.resource(name) is None:
+                status = _status(ctx, name, ())
+                pending = dataclasses.replace(status, state="pending", reason="waiting for images")
+                ctx.store.dispatch(a.ResourceAdded(pending))
         backoff = Backoff(first=0.5, ceiling=10.0)
         while True:
             await self._wake.wait()
@@ -162,11 +168,15 @@ class DeployReconciler:
         }
         state = ctx.store.state
         for name, key in workloads.items():
-            if state.resource(name) is None:
-                shown = tuple(
-                    f"{o['kind']}/{o['metadata']['name']}" for o in _workload_obj(objects, key)
-                )
+            shown = tuple(
+                f"{o['kind']}/{o['metadata']['name']}" for o in _workload_obj(objects, key)
+            )
+            current = state.resource(name)
+            if current is None:
                 ctx.store.dispatch(a.ResourceAdded(_status(ctx, name, shown)))
+            elif current.state == "pending":  # declared in the loopfile, added before the render
+                ctx.store.dispatch(a.StatusPatched(name, {"objects": shown}))
+                ctx.store.dispatch(a.StateChanged(name, "deploying", "applying"))
         for name in old:
             if name not in workloads:
                 ctx.store.dispatch(a.ResourceRemoved(name))
@@ -174,12 +184,10 @@ class DeployReconciler:
     def _fail(self, ctx: SessionContext, message: str) -> None:
         ctx.logs.append("deploy", f"deploy failed: {message}", "loopdev")
         self._mark_workloads(ctx, "error", message)
-        if not ctx.shared.get("workloads"):
-            ctx.shared["deploy_error"] = message
         ctx.store.dispatch(a.DeployFinished(error=message))
 
     def _mark_workloads(self, ctx: SessionContext, state: str, reason: str) -> None:
-        for name in ctx.shared.get("workloads", {}):
+        for name in ctx.shared.get("workloads") or ctx.config.resources:
             ctx.store.dispatch(a.StateChanged(name, state, reason))
 
 
