@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, patch
+from . import discovery, errors, patch, tables
 from .errors import ApiError
 from .resources import Resource
 from .selectors import field_selector, label_selector
@@ -111,8 +111,17 @@ class Api:
         ns = t.ns or None
         if request.method == "GET":
             if q.get("watch") in ("true", "1"):
-                return await serve_watch(request, self.store, t.res, ns, pred)
+                return await serve_watch(
+                    request,
+                    self.store,
+                    t.res,
+                    ns,
+                    pred,
+                    tables.wants_table(request.headers.get("Accept", "")),
+                )
             items = self.store.list(t.res, ns, pred)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                return json_response(tables.table(t.res.kind, items, str(self.store.rv)))
             return json_response(
                 {
                     "kind": f"{t.res.kind}List",
@@ -155,7 +164,10 @@ class Api:
             return await self._scale(request, t)
         m = request.method
         if m == "GET":
-            return json_response(self.store.get(t.res, t.ns, t.name))
+            obj = self.store.get(t.res, t.ns, t.name)
+            if tables.wants_table(request.headers.get("Accept", "")) and not t.sub:
+                return json_response(tables.table(t.res.kind, [obj], str(self.store.rv)))
+            return json_response(obj)
         if m == "PUT":
             body = await _read_body(request)
             _check_kind(t.res, body)

@@ -50,18 +50,25 @@ def image_id(client: docker.DockerClient, image: str) -> str | None:
         return None
 
 
-def run_sandbox(client: docker.DockerClient, ref: PodRef, image: str) -> tuple[str, str, str]:
+def run_sandbox(
+    client: docker.DockerClient, ref: PodRef, image: str, attempt: int = 0
+) -> tuple[str, str, str]:
     """The pod's network namespace holder (like the pause container); returns id, IP, gateway."""
-    c = client.containers.run(
+    name = ref.docker_name("sandbox", attempt)
+    c = client.containers.create(
         image,
         ["sleep", "2147483647"],
-        detach=True,
-        name=ref.docker_name("sandbox", 0),
+        name=name,
         hostname=ref.name[:63],
         labels=ref.labels("POD"),
         init=False,
     )
-    c.reload()
+    try:
+        c.start()
+        c.reload()
+    except docker.errors.APIError:
+        c.remove(force=True)
+        raise
     net = c.attrs["NetworkSettings"]
     return c.id, net.get("IPAddress", ""), net.get("Gateway", "")
 

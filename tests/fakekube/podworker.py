@@ -125,9 +125,18 @@ class PodWorker:
         client = self.k.client
         for vol in self.pod["spec"].get("volumes") or []:
             await self._volume(vol)
-        self.sandbox, self.ip, self.host_ip = await self.k.call(
-            dockerrt.run_sandbox, client, self.ref, self.k.config.sandbox_image
-        )
+        for attempt in range(3):
+            try:
+                self.sandbox, self.ip, self.host_ip = await self.k.call(
+                    dockerrt.run_sandbox, client, self.ref, self.k.config.sandbox_image, attempt
+                )
+                return
+            except docker.errors.APIError as exc:
+                # A busy engine sometimes fails a start; clean up and try again like kubelet.
+                log.warning("sandbox for %s failed (attempt %d): %s", self.ref.name, attempt, exc)
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
 
     async def _volume(self, vol: dict[str, Any]) -> None:
         name = vol["name"]

@@ -1,4 +1,8 @@
-"""Watch streams: one JSON event per line, resourceVersion resume, 410 Gone, bookmarks."""
+"""Watch streams: one JSON event per line, resourceVersion resume, 410 Gone, bookmarks.
+
+With ``as=Table`` (``kubectl get -w``) each event carries a one-row Table; only the first
+one has column definitions, as on the real server.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
+from . import tables
 from .resources import Resource
 from .store import Event, Store, Watcher
 
 BOOKMARK_EVERY = 5.0
+Pred = Callable[[dict[str, Any]], bool]
 
 
-def _translate(ev: Event, pred: Callable[[dict[str, Any]], bool]) -> str | None:
+def _translate(ev: Event, pred: Pred) -> str | None:
     """Selector-aware event type: objects moving out of a selector are DELETED for that watch."""
     now = pred(ev.obj)
     if ev.type == "MODIFIED" and ev.old is not None:
@@ -29,8 +35,19 @@ def _translate(ev: Event, pred: Callable[[dict[str, Any]], bool]) -> str | None:
     return ev.type if now else None
 
 
-def _line(type_: str, obj: dict[str, Any]) -> bytes:
-    return (json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n").encode()
+class Encoder:
+    """Serializes events; in table mode the first row carries the column headers."""
+
+    def __init__(self, table_kind: str = "") -> None:
+        self.table_kind = table_kind
+        self.headers = True
+
+    def line(self, type_: str, obj: dict[str, Any]) -> bytes:
+        if self.table_kind and type_ in ("ADDED", "MODIFIED", "DELETED"):
+            rv = obj["metadata"].get("resourceVersion", "")
+            obj = tables.table(self.table_kind, [obj], rv, self.headers)
+            self.headers = False
+        return (json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n").encode()
 
 
 def _gone(rv: str) -> dict[str, Any]:
@@ -45,37 +62,45 @@ def _gone(rv: str) -> dict[str, Any]:
     }
 
 
+def _initial(
+    store: Store, res: Resource, ns: str | None, pred: Pred, rv: str, enc: Encoder
+) -> list[bytes] | None:
+    """Events owed before live ones; None means the resourceVersion is too old (410)."""
+    if rv in ("", "0"):
+        return [enc.line("ADDED", o) for o in store.list(res, ns, pred)]
+    since = int(rv) if rv.isdigit() else -1
+    oldest = store.history[0].rv if store.history else store.rv + 1
+    if since < 0 or (since < oldest - 1 and len(store.history) == store.history.maxlen):
+        return None
+    out = []
+    for ev in store.history:
+        if (
+            ev.rv > since
+            and ev.key == res.key
+            and (ns is None or ev.obj["metadata"].get("namespace") == ns)
+        ):
+            t = _translate(ev, pred)
+            if t:
+                out.append(enc.line(t, ev.obj))
+    return out
+
+
 async def serve_watch(
     request: web.Request,
     store: Store,
     res: Resource,
     ns: str | None,
-    pred: Callable[[dict[str, Any]], bool],
+    pred: Pred,
+    as_table: bool = False,
 ) -> web.StreamResponse:
     q = request.query
-    rv = q.get("resourceVersion", "")
     deadline = time.monotonic() + float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
     bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
     ns_filter = ns if res.namespaced and ns else None
-    initial: list[bytes] = []
-    if rv in ("", "0"):
-        initial = [_line("ADDED", o) for o in store.list(res, ns_filter, pred)]
-    else:
-        since = int(rv) if rv.isdigit() else -1
-        oldest = store.history[0].rv if store.history else store.rv + 1
-        if since < 0 or (since < oldest - 1 and len(store.history) == store.history.maxlen):
-            initial = [_line("ERROR", _gone(rv))]
-            deadline = time.monotonic()
-        else:
-            for ev in store.history:
-                if (
-                    ev.rv > since
-                    and ev.key == res.key
-                    and (ns_filter is None or ev.obj["metadata"].get("namespace") == ns_filter)
-                ):
-                    t = _translate(ev, pred)
-                    if t:
-                        initial.append(_line(t, ev.obj))
+    enc = Encoder(res.kind if as_table else "")
+    initial = _initial(store, res, ns_filter, pred, q.get("resourceVersion", ""), enc)
+    if initial is None:
+        initial, deadline = [enc.line("ERROR", _gone(q.get("resourceVersion", "")))], 0.0
     watcher = Watcher(res.key, ns_filter)
     store.watchers.add(watcher)
     try:
@@ -84,40 +109,27 @@ async def serve_watch(
         await resp.prepare(request)
         for line in initial:
             await resp.write(line)
-        await _pump(resp, store, res, watcher, pred, deadline, bookmarks)
-        return resp
+        while True:
+            wait = BOOKMARK_EVERY if bookmarks else 3600.0
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return resp
+            try:
+                ev = await asyncio.wait_for(watcher.queue.get(), wait)
+            except TimeoutError:
+                if bookmarks:
+                    mark = {
+                        "kind": res.kind,
+                        "apiVersion": res.api_version,
+                        "metadata": {"resourceVersion": str(store.rv)},
+                    }
+                    await resp.write(enc.line("BOOKMARK", mark))
+                continue
+            if ev is None:
+                return resp
+            t = _translate(ev, pred)
+            if t:
+                await resp.write(enc.line(t, ev.obj))
     finally:
         store.watchers.discard(watcher)
-
-
-async def _pump(
-    resp: web.StreamResponse,
-    store: Store,
-    res: Resource,
-    watcher: Watcher,
-    pred: Callable[[dict[str, Any]], bool],
-    deadline: float | None,
-    bookmarks: bool,
-) -> None:
-    while True:
-        wait = BOOKMARK_EVERY if bookmarks else 3600.0
-        if deadline is not None:
-            wait = min(wait, deadline - time.monotonic())
-            if wait <= 0:
-                return
-        try:
-            ev = await asyncio.wait_for(watcher.queue.get(), wait)
-        except TimeoutError:
-            if bookmarks:
-                mark = {
-                    "kind": res.kind,
-                    "apiVersion": res.api_version,
-                    "metadata": {"resourceVersion": str(store.rv)},
-                }
-                await resp.write(_line("BOOKMARK", mark))
-            continue
-        if ev is None:
-            return
-        t = _translate(ev, pred)
-        if t:
-            await resp.write(_line(t, ev.obj))
