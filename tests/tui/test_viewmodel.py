@@ -113,3 +113,14 @@ def test_log_lines_lose_terminal_escapes() -> None:
     logs = LogStore()
     logs.append("web", "\x1b[32mINFO\x1b[0m started \x1b]0;title\x07ok", "p/c")
     assert vm.log_view(logs.lines(), None, "", 5, 3) == ["web │ INFO started ok"]
+
+
+def test_filter_cannot_find_a_secret_value() -> None:
+    logs = LogStore()
+    logs.append("worker", f"password is {SECRET}", "p/c")
+    REDACTOR.add(SECRET)
+    try:
+        assert vm.log_view(logs.lines(), None, SECRET[:8], 5) == []
+        assert vm.log_view(logs.lines(), None, "password", 5) == ["worker │ password is ********"]
+    finally:
+        REDACTOR.clear()

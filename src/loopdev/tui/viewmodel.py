@@ -176,7 +176,8 @@ def format_log(line: LogLine, resource: str | None, width: int = 0) -> str:
 def matches(line: LogLine, resource: str | None, query: str) -> bool:
     if resource is not None and line.resource != resource:
         return False
-    return not query or query.lower() in line.text.lower()
+    # Match what is shown: searching for a secret value must not reveal which lines hold it.
+    return not query or query.lower() in scrub(line.text).lower()
 
 
 def log_view(
