@@ -254,3 +254,18 @@ async def test_old_tags_are_removed_from_the_engine(
     left = {t for img in client.images.list(name=api) for t in img.tags}
     assert left == {refs[-1]}
     assert any(line == f"removed old image {refs[0]}" for line in run.lines[api])
+
+
+async def test_dockerfile_outside_the_context(project: Path, busybox: str) -> None:
+    api = name("outside-df")
+    df = f"FROM {busybox}\nCOPY . /ctx\nRUN cd /ctx && find . -type f | sed 's/^/CTX:/'\n"
+    write(project / "docker/api.Dockerfile", df)
+    write(project / "src/app.txt", "x")
+    write(project / "src/.dockerignore", "*.log\n")
+    write(project / "src/debug.log", "x")
+    run = await make_run(
+        project, {api: {"context": "src", "dockerfile": "../docker/api.Dockerfile"}}
+    )
+    assert (await run.builder.build())[api].ref.startswith(f"{api}:loopdev-")
+    seen = {ln[len("CTX:./") :] for ln in run.lines[api] if ln.startswith("CTX:./")}
+    assert seen == {"app.txt", ".dockerignore"}  # our Dockerfile copy never lands in the image

@@ -154,3 +154,17 @@ def test_kube_target_reads_merged_kubeconfig(tmp_path: Path) -> None:
     assert kube_target(None, env) == ("kind-dev", "https://127.0.0.1:41234")
     assert kube_target("other", env) == ("other", "https://10.0.0.1")
     assert kube_target(None, {"KUBECONFIG": str(tmp_path / "missing")}) == ("", None)
+
+
+async def test_read_registry_hosting_from_core_v1_api_shape() -> None:
+    class FakeCoreV1:
+        def read_namespaced_config_map(self, name: str, namespace: str) -> object:
+            assert (name, namespace) == ("local-registry-hosting", "kube-public")
+            return type("CM", (), {"data": {"localRegistryHosting.v1": "host: localhost:5002"}})
+
+    class Missing:
+        def read_namespaced_config_map(self, name: str, namespace: str) -> object:
+            raise RuntimeError("404 Not Found")
+
+    assert await read_registry_hosting(FakeCoreV1()) == ("localhost:5002", "localhost:5002")
+    assert await read_registry_hosting(Missing()) is None
