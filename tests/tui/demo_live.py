@@ -12,6 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -21,6 +22,7 @@ from loopdev.config.load import load_from_options
 from loopdev.deploy.connect import connect
 from loopdev.deploy.down import tear_down
 from loopdev.engine.session import Session
+from loopdev.engine.state import ResourceStatus
 from loopdev.tui.app import Dashboard, kube_events
 from tests.fakekube.cluster import FakeCluster
 from tests.support.images import ensure_python_image
@@ -28,11 +30,13 @@ from tests.support.images import ensure_python_image
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
 
 
-async def _wait(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+async def _wait(session: Session, check: Callable[[ResourceStatus], bool], what: str) -> None:
+    """Poll the web resource until ``check``; on timeout show what the session saw."""
+    deadline = time.monotonic() + 120
+    while (web := session.store.state.resource("web")) is None or not check(web):
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
+            lines = (f"{x.resource} {x.source} {x.text}" for x in session.logs.lines())
+            raise SystemExit(f"timed out waiting for {what}\n" + "\n".join(lines))
         await asyncio.sleep(0.2)
 
 
@@ -41,21 +45,14 @@ async def capture(out: Path, work: Path, context: str) -> None:
     kube = connect(config, context)
     session = Session(config, kube, kube.target.context)
     await session.start()
-    app = Dashboard(session.store, session.logs, events=kube_events(kube, config.namespace,
-                                                                     session.store))  # fmt: skip
+    events = kube_events(kube, config.namespace, session.store)
+    app = Dashboard(session.store, session.logs, events=events)
     try:
         async with app.run_test(size=(132, 32)) as pilot:
-            web = lambda: session.store.state.resource("web")  # noqa: E731
-            try:
-                await _wait(lambda: web() is not None and web().state == "ready", 90, "web ready")
-            except SystemExit:
-                print(session.store.state, file=sys.stderr)
-                print("\n".join(f"{x.resource} {x.source} {x.text}" for x in session.logs.lines()),
-                      file=sys.stderr)  # fmt: skip
-                raise
+            await _wait(session, lambda web: web.state == "ready", "web to be ready")
             await asyncio.sleep(2)
             (work / "app" / "message.txt").write_text("edited while running\n")
-            await _wait(lambda: "synced" in web().last_update, 60, "a live update")
+            await _wait(session, lambda web: "synced" in web.last_update, "a live update")
             await asyncio.sleep(1.5)
             await pilot.press("down")
             await pilot.pause()
