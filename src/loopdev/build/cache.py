@@ -8,6 +8,7 @@ not cached: a second write in the same timestamp tick would otherwise go unseen.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -26,6 +27,7 @@ _FORMAT = 2
 _RACY_NS = 1_000_000_000
 _CHUNK = 1 << 20
 _WORKERS = 4
+_KEEP_FILES = 64  # contexts (x ignore sets) remembered
 
 Key = tuple[int, int]  # size, mtime_ns
 Table = dict[str, tuple[int, int, str]]
@@ -158,5 +160,16 @@ class HashCache:
                 pickle.dump((_FORMAT, str(self.context), self.table, self.dirs), fh, protocol=5)
             os.replace(tmp, self.file)
             self.dirty = False
+            trim(self.file.parent)
         except OSError:
             pass
+
+
+def trim(directory: Path, keep: int = _KEEP_FILES) -> None:
+    """Bound the cache: drop the least recently written caches beyond ``keep`` (and strays)."""
+    with os.scandir(directory) as it:
+        files = [(e.stat().st_mtime_ns, e.path) for e in it if e.is_file()]
+    files.sort(reverse=True)
+    for _, path in files[keep:]:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

@@ -121,3 +121,14 @@ def test_clear_errors_for_bad_paths(
     bad = dataclasses.replace(config.images["api"], context=outside)
     with pytest.raises(BuildError, match="outside the repository"):
         planned_refs(dataclasses.replace(config, images={**config.images, "api": bad}))
+
+
+def test_cache_directory_is_bounded(tmp_path: Path) -> None:
+    from loopdev.build.cache import trim
+
+    for i in range(10):
+        p = tmp_path / f"{i}.pickle"
+        p.write_text("x")
+        os.utime(p, ns=(i * 10**9, i * 10**9))
+    trim(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["7.pickle", "8.pickle", "9.pickle"]
