@@ -269,3 +269,17 @@ async def test_dockerfile_outside_the_context(project: Path, busybox: str) -> No
     assert (await run.builder.build())[api].ref.startswith(f"{api}:loopdev-")
     seen = {ln[len("CTX:./") :] for ln in run.lines[api] if ln.startswith("CTX:./")}
     assert seen == {"app.txt", ".dockerignore"}  # our Dockerfile copy never lands in the image
+
+
+async def test_build_args_and_target_reach_the_build(project: Path, busybox: str) -> None:
+    api = name("target")
+    df = (
+        f'FROM {busybox} AS dev\nARG GREETING=nobody\nRUN echo "hello $GREETING"\n'
+        "FROM dev AS prod\nRUN echo prod-stage-ran\n"
+    )
+    write(project / "t/Dockerfile", df)
+    spec = {"context": "t", "build_args": {"GREETING": "world"}, "target": "dev"}
+    run = await make_run(project, {api: spec})
+    await run.builder.build()
+    assert "hello world" in run.lines[api]
+    assert not any("prod-stage-ran" in ln for ln in run.lines[api])
