@@ -50,14 +50,14 @@ def _no_leaked_containers() -> Iterator[None]:
     yield
     try:
         client = docker.from_env()
-        leaked = client.containers.list(
-            all=True, filters={"label": f"{SESSION_LABEL}={SESSION_ID}"}
-        )
+        leaked = client.api.containers(all=True, filters={"label": f"{SESSION_LABEL}={SESSION_ID}"})
+        for c in leaked:
+            client.api.remove_container(c["Id"], force=True, v=True)
+        client.close()
     except docker.errors.DockerException:
         return
-    for c in leaked:
-        c.remove(force=True, v=True)
-    assert not leaked, f"test run leaked containers: {[c.name for c in leaked]}"
+    names = [name.lstrip("/") for c in leaked for name in c.get("Names", [])[:1]]
+    assert not leaked, f"test run leaked containers: {names}"
 
 
 @pytest.fixture(scope="session")

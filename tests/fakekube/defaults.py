@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -74,6 +75,11 @@ def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
     elif kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
+        if "clusterIP" not in spec:
+            # Deterministic per name so re-applies keep it; never routable (no kube-proxy here).
+            digest = hashlib.sha256(obj["metadata"].get("name", "").encode()).digest()
+            spec["clusterIP"] = f"10.96.{digest[0]}.{digest[1] % 254 + 1}"
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
         for p in spec.get("ports", []) or []:
             p.setdefault("protocol", "TCP")
             p.setdefault("targetPort", p.get("port"))

@@ -133,15 +133,16 @@ def stop_and_remove(client: docker.DockerClient, ids: list[str], timeout: int) -
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> int:
-    found = client.containers.list(all=True, filters={"label": label})
+    """Force-remove every container and volume with ``label``; races with other removers."""
+    found = client.api.containers(all=True, filters={"label": label})
     for c in found:
         try:
-            c.remove(force=True, v=True)
+            client.api.remove_container(c["Id"], force=True, v=True)
         except docker.errors.APIError:
             pass
-    for v in client.volumes.list(filters={"label": label}):
+    for v in client.api.volumes(filters={"label": label}).get("Volumes") or []:
         try:
-            v.remove(force=True)
+            client.api.remove_volume(v["Name"], force=True)
         except docker.errors.APIError:
             pass
     return len(found)

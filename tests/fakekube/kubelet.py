@@ -108,7 +108,9 @@ class Kubelet:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.call(
-            dockerrt.remove_labelled, self.client, f"fakekube.cluster={self.config.cluster_id}"
-        )
+        label = f"fakekube.cluster={self.config.cluster_id}"
+        await self.call(dockerrt.remove_labelled, self.client, label)
+        # A create that was already in a worker thread can land after the first sweep.
         self.pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(dockerrt.remove_labelled, self.client, label)

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import errors
 from .defaults import apply_defaults, validate
-from .resources import Registry, Resource
+from .resources import BUILTIN, Registry, Resource
 
 Key = tuple[str, str]
 Obj = dict[str, Any]
@@ -160,7 +160,7 @@ class Store:
             raise errors.already_exists(res.group, res.plural, meta["name"])
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
-        if "spec" in obj or res.group not in [r.group for r in self.registry._builtin]:
+        if "spec" in obj or res not in BUILTIN:
             meta["generation"] = 1
         if dry_run:
             meta["resourceVersion"] = str(self.rv)

@@ -299,3 +299,59 @@ def test_restart_keeps_state_and_counts_writes(
         assert v1.read_namespaced_config_map("keep", namespace).metadata.name == "keep"
     finally:
         api.close()
+
+
+def test_multi_container_pod_shares_network_and_empty_dir(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    mount = [{"name": "shared", "mountPath": "/shared"}]
+    v1.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "duo"},
+            "spec": {
+                "volumes": [{"name": "shared", "emptyDir": {}}],
+                "initContainers": [
+                    {
+                        "name": "init",
+                        "image": busybox_image,
+                        "volumeMounts": mount,
+                        "command": ["sh", "-c", "echo from-init > /shared/index.html"],
+                    }
+                ],
+                "containers": [
+                    {
+                        "name": "server",
+                        "image": busybox_image,
+                        "volumeMounts": mount,
+                        "command": ["httpd", "-f", "-p", "8080", "-h", "/shared"],
+                    },
+                    {"name": "client", "image": busybox_image, "command": ["sleep", "3600"]},
+                ],
+            },
+        },
+    )
+    wait_for(lambda: _cond(v1, namespace, "duo") == "True", 30, what="duo ready")
+    pod = v1.read_namespaced_pod("duo", namespace)
+    assert pod.status.init_container_statuses[0].state.terminated.exit_code == 0
+    resp = stream(
+        v1.connect_get_namespaced_pod_exec,
+        "duo",
+        namespace,
+        container="client",
+        command=["wget", "-q", "-O-", "http://127.0.0.1:8080/index.html"],
+        stdin=False,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+    )
+    try:
+        resp.run_forever(timeout=10)
+        assert resp.read_stdout() == "from-init\n"
+    finally:
+        resp.close()
+    with pytest.raises(ApiException) as exc:
+        v1.read_namespaced_pod_log("duo", namespace)
+    assert "a container name must be specified" in exc.value.body
