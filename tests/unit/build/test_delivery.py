@@ -168,3 +168,19 @@ async def test_read_registry_hosting_from_core_v1_api_shape() -> None:
 
     assert await read_registry_hosting(FakeCoreV1()) == ("localhost:5002", "localhost:5002")
     assert await read_registry_hosting(Missing()) is None
+
+
+async def test_cli_load_runs_the_tool_and_reports_its_failure(tmp_path: Path) -> None:
+    script = tmp_path / "kind"
+    script.write_text(
+        '#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
+        'case "$5" in bad:*) echo "ERROR: image not present locally" >&2; exit 1;; esac\n'
+    )
+    script.chmod(0o755)
+    load = CliLoad(None, "kind", [str(script), "load", "docker-image", "--name", "dev"])
+    assert await load.deliver("api:loopdev-1") == "api:loopdev-1"
+    assert (tmp_path / "calls").read_text() == "load docker-image --name dev api:loopdev-1\n"
+    with pytest.raises(BuildError, match="image not present locally") as info:
+        await load.deliver("bad:t")
+    assert info.value.hint == "is the kind cluster running?"
+    assert not await load.has_image("api:loopdev-1")  # no checker: always deliver
