@@ -232,3 +232,12 @@ async def test_scrolling_up_pauses_following_until_f(running: Running) -> None:
         assert pane.scroll_y == pane.max_scroll_y and app.follow
         await pilot.press("f")
         assert not app.follow and "paused" in str(app._logtitle.render())
+
+
+async def test_ctrl_c_quits_and_leaves_resources_running(running: Running) -> None:
+    app = Dashboard(running.store, running.logs, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+    assert app.return_value == "quit"
+    await running.store.settled()
+    assert a.ShutdownRequested(down=False) in running.seen
