@@ -119,12 +119,17 @@ def wait(client: docker.DockerClient, cid: str) -> dict[str, Any]:
         return {"ExitCode": 137, "Error": "removed", "FinishedAt": ""}
 
 
-def stop_and_remove(client: docker.DockerClient, ids: list[str], timeout: int) -> None:
+def stop_and_remove(
+    client: docker.DockerClient, ids: list[str], timeout: int, remove: bool = True
+) -> None:
+    """Stop (SIGTERM, then SIGKILL after ``timeout`` s) and optionally remove containers."""
     for cid in ids:
         try:
             client.api.stop(cid, timeout=timeout)
         except docker.errors.APIError:
             pass
+    if not remove:
+        return
     for cid in ids:
         try:
             client.api.remove_container(cid, force=True, v=True)

@@ -20,7 +20,7 @@ from . import dockerrt
 from .env import EnvError, resolve_env
 from .events import record
 from .podstatus import ContainerState, compose
-from .probes import run_readiness
+from .probes import run_probe
 from .store import now_iso
 
 if TYPE_CHECKING:
@@ -275,11 +275,11 @@ class PodWorker:
             return 128
         st.state = {"running": {"startedAt": started}}
         self.event("Started", f"Started container {name}", name=name)
-        probe_task = self._start_probe(cspec, st, cid)
+        probe_tasks = self._start_probe(cspec, st, cid)
         self.publish()
         final = await self.k.call(dockerrt.wait, client, cid)
-        if probe_task is not None:
-            probe_task.cancel()
+        for task in probe_tasks:
+            task.cancel()
         st.ready = False
         code = int(final.get("ExitCode", 1))
         reason = "OOMKilled" if final.get("OOMKilled") else ("Completed" if code == 0 else "Error")
@@ -319,11 +319,9 @@ class PodWorker:
 
     def _start_probe(
         self, cspec: dict[str, Any], st: ContainerState, cid: str
-    ) -> asyncio.Task[Any] | None:
-        probe = cspec.get("readinessProbe")
-        if not probe:
-            st.ready = True
-            return None
+    ) -> list[asyncio.Task[Any]]:
+        """Readiness flips ``ready``; a failed liveness probe kills the container (restart)."""
+        name = cspec["name"]
 
         async def exec_check(cmd: list[str]) -> bool:
             return await self.k.call(dockerrt.exec_check, self.k.client, cid, cmd)
@@ -333,7 +331,36 @@ class PodWorker:
                 st.ready = value
                 self.publish()
 
-        return self.k.spawn(run_readiness(probe, cspec, self.ip, exec_check, set_ready))
+        def unhealthy(kind: str) -> Any:
+            return lambda: self.event("Unhealthy", f"{kind} probe failed", True, name)
+
+        def set_live(ok: bool) -> None:
+            if not ok and "running" in st.state:
+                self.event(
+                    "Killing",
+                    f"Container {name} failed liveness probe, will be restarted",
+                    name=name,
+                )
+                self.k.spawn(self.k.call(dockerrt.stop_and_remove, self.k.client, [cid], 0, False))
+
+        tasks = []
+        ready = cspec.get("readinessProbe")
+        if ready:
+            tasks.append(
+                self.k.spawn(
+                    run_probe(ready, cspec, self.ip, exec_check, set_ready, unhealthy("Readiness"))
+                )
+            )
+        else:
+            st.ready = True
+        live = cspec.get("livenessProbe")
+        if live:
+            tasks.append(
+                self.k.spawn(
+                    run_probe(live, cspec, self.ip, exec_check, set_live, unhealthy("Liveness"))
+                )
+            )
+        return tasks
 
     async def terminate(self, finalize: bool) -> None:
         """Stop containers (bounded grace), remove everything, then drop the pod object."""

@@ -55,28 +55,29 @@ async def probe_once(
     return False
 
 
-async def run_readiness(
+async def run_probe(
     probe: dict[str, Any],
     container: dict[str, Any],
     ip: str,
     exec_check: Callable[[list[str]], Awaitable[bool]],
-    set_ready: Callable[[bool], None],
+    set_ok: Callable[[bool], None],
+    on_failure: Callable[[], None] | None = None,
 ) -> None:
-    """Loop until cancelled, flipping readiness per success/failure thresholds."""
+    """Loop until cancelled; ``set_ok`` fires when a success/failure threshold is reached."""
     await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
     period = float(probe.get("periodSeconds", 10))
-    need_ok, need_fail = (
-        int(probe.get("successThreshold", 1)),
-        int(probe.get("failureThreshold", 3)),
-    )
+    need_ok = int(probe.get("successThreshold", 1))
+    need_fail = int(probe.get("failureThreshold", 3))
     ok_run = fail_run = 0
     while True:
         if await probe_once(probe, container, ip, exec_check):
             ok_run, fail_run = ok_run + 1, 0
             if ok_run >= need_ok:
-                set_ready(True)
+                set_ok(True)
         else:
             ok_run, fail_run = 0, fail_run + 1
+            if on_failure is not None:
+                on_failure()
             if fail_run >= need_fail:
-                set_ready(False)
+                set_ok(False)
         await asyncio.sleep(period)

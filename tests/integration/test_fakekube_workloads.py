@@ -355,3 +355,22 @@ def test_multi_container_pod_shares_network_and_empty_dir(
     with pytest.raises(ApiException) as exc:
         v1.read_namespaced_pod_log("duo", namespace)
     assert "a container name must be specified" in exc.value.body
+
+
+def test_failed_liveness_probe_restarts_container(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    probe = {"exec": {"command": ["cat", "/tmp/alive"]}, "periodSeconds": 1, "failureThreshold": 1}
+    v1.create_namespaced_pod(
+        namespace, _pod("sick", busybox_image, "sleep 3600", livenessProbe=probe)
+    )
+
+    def restarted() -> k.V1ContainerStatus | None:
+        cs = v1.read_namespaced_pod("sick", namespace).status.container_statuses
+        return cs[0] if cs and cs[0].restart_count >= 1 else None
+
+    cs = wait_for(restarted, 30, what="a liveness restart")
+    assert cs.last_state.terminated.exit_code == 137
+    reasons = {e.reason for e in v1.list_namespaced_event(namespace).items}
+    assert {"Unhealthy", "Killing"} <= reasons
