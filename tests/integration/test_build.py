@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,3 +285,35 @@ async def test_build_args_and_target_reach_the_build(project: Path, busybox: str
     await run.builder.build()
     assert "hello world" in run.lines[api]
     assert not any("prod-stage-ran" in ln for ln in run.lines[api])
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI as the oracle")
+async def test_our_context_set_equals_what_the_docker_cli_sends(
+    project: Path, busybox: str, client: docker.DockerClient
+) -> None:
+    """The oracle is Docker itself: ``docker build`` (CLI, legacy builder) on the same tree."""
+    df = (
+        f"FROM {busybox}\nCOPY . /ctx\nRUN cd /ctx && find . -type f -o -type l | sed 's/^/CTX:/'\n"
+    )
+    ctx = project / "o"
+    write(ctx / "Dockerfile", df)
+    write(ctx / ".dockerignore", DOCKERIGNORE + "README*\n!README.md\n")
+    for rel in [*FILES, "README.md", "README.txt", "Readme.txt", "DOCS/x.md"]:
+        write(ctx / rel, rel)
+    os.symlink("a.txt", ctx / "link.txt")
+    proc = await asyncio.create_subprocess_exec(
+        "docker", "build", "--no-cache", "--rm", "--label", "loopdev-test=1", str(ctx),
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0, out
+    docker_set = {ln[len("CTX:./") :] for ln in out.splitlines() if ln.startswith("CTX:./")}
+    built = re.search(r"Successfully built (\w+)", out)
+    if built:
+        client.images.remove(built.group(1), force=True)
+    run = await make_run(project, {name("oracle"): {"context": "o"}})
+    digests = await asyncio.to_thread(compute_digests, run.config)
+    ours = {e.path for e in digests[name("oracle")].inputs.entries if e.kind in ("f", "l")}
+    assert "Readme.txt" in ours and "DOCS/x.md" in ours  # Docker matches case-sensitively
+    assert ours == docker_set
