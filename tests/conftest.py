@@ -12,7 +12,10 @@ Fixture API (use these from any test directory):
   ``api_client()`` (a new official ``kubernetes.client.ApiClient``), ``write_count()`` and
   ``requests()`` (every served request; assert "no writes" with a before/after diff),
   ``get_object(group, plural, ns, name)`` (direct store read, not counted), ``stop()`` /
-  ``start()`` (drop and restore the HTTP server on the same port, state kept).
+  ``start()`` (drop and restore the HTTP server on the same port, state kept),
+  ``compact()`` (forget watch history: resuming an older resourceVersion gets 410 Gone),
+  ``ca_pem`` (the server is HTTPS; the kubeconfig embeds this CA), ``kube`` (the async core:
+  ``kube.store`` objects, ``kube.kubelet`` pods; touch them only via ``fake_cluster.call``).
   Pods are real containers (pod IP reachable from the host); crash back-off base is 0.5 s.
 - ``kube_api`` (function): an ``ApiClient`` for ``fake_cluster``, closed after the test.
 - ``namespace`` (function): a fresh namespace name, deleted (with its pods) after the test.

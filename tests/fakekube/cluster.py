@@ -102,6 +102,10 @@ class FakeCluster:
         """How many object writes (POST/PUT/PATCH/DELETE, not exec/portforward) were served."""
         return sum(1 for r in self.kube.requests if r.is_write)
 
+    def compact(self) -> int:
+        """Drop watch history now; watches resuming from an older resourceVersion get 410."""
+        return int(self.call(self.kube.store.compact))
+
     def get_object(self, group: str, plural: str, namespace: str, name: str) -> Any:
         """Read an object straight from the store (None if absent); no HTTP, not counted."""
 

@@ -69,6 +69,13 @@ class Store:
         self.watchers: set[Watcher] = set()
         self.listeners: list[Callable[[Event], None]] = []
         self.applied: dict[tuple[Key, str, str, str], Obj] = {}
+        self.compacted_rv = 0
+
+    def compact(self) -> int:
+        """Forget watch history (like etcd compaction): older resumes get 410 Gone."""
+        self.history.clear()
+        self.compacted_rv = self.rv
+        return self.rv
 
     # ---- reads -------------------------------------------------------------------------
     def get(self, res: Resource, ns: str, name: str) -> Obj:

@@ -70,7 +70,8 @@ def _initial(
         return [enc.line("ADDED", o) for o in store.list(res, ns, pred)]
     since = int(rv) if rv.isdigit() else -1
     oldest = store.history[0].rv if store.history else store.rv + 1
-    if since < 0 or (since < oldest - 1 and len(store.history) == store.history.maxlen):
+    full = len(store.history) == store.history.maxlen
+    if since < 0 or since < store.compacted_rv or (full and since < oldest - 1):
         return None
     out = []
     for ev in store.history:

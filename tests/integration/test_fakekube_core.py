@@ -382,3 +382,26 @@ def test_concurrent_watchers_see_pod_lifecycle(
     v1.delete_namespaced_pod("life", namespace, grace_period_seconds=0)
     t.join(25)
     assert events[0] == "ADDED" and events[-1] == "DELETED" and "MODIFIED" in events
+
+
+def test_compacted_history_gives_410_gone(
+    fake_cluster, kube_api: k.ApiClient, namespace: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    old_rv = v1.list_namespaced_config_map(namespace).metadata.resource_version
+    v1.create_namespaced_config_map(namespace, {"metadata": {"name": "after"}})
+    fake_cluster.compact()
+    with pytest.raises(ApiException) as exc:
+        for _ in watch.Watch().stream(
+            v1.list_namespaced_config_map, namespace, resource_version=old_rv, timeout_seconds=5
+        ):
+            pass
+    assert exc.value.status == 410
+    fresh = v1.list_namespaced_config_map(namespace).metadata.resource_version
+    seen = [
+        ev["object"].metadata.name
+        for ev in watch.Watch().stream(
+            v1.list_namespaced_config_map, namespace, resource_version=fresh, timeout_seconds=1
+        )
+    ]
+    assert seen == []
