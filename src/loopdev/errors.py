@@ -85,6 +85,10 @@ class ClusterUnreachable(DeployError):
     pass
 
 
+class UnknownKind(DeployError):
+    """The API server does not serve this kind (yet): a CRD missing or not established."""
+
+
 class SyncError(LoopdevError):
     pass
 

@@ -175,3 +175,44 @@ async def test_recovers_when_the_api_server_comes_back(
 def test_resolve_target_honours_kubeconfig(kubeconfig_env: str, fake_cluster) -> None:
     target = resolve_target()
     assert target.context == kubeconfig_env and target.server == fake_cluster.url
+
+
+async def test_crd_and_its_instance_apply_in_one_pass_and_go_with_down(
+    namespace: str, kubeconfig_env: str, fake_cluster
+) -> None:
+    from loopdev.deploy.apply import apply_objects
+    from tests.engine.test_apply_crd import objects
+
+    crd, widget = objects()
+    crd["metadata"]["name"] = "gadgets.example.com"
+    crd["spec"] = {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    }
+    widget.update(kind="Gadget")
+    widget["metadata"]["namespace"] = namespace
+    kube = KubeClient(resolve_target(kubeconfig_env))
+    try:
+        first = await apply_objects(kube, [crd, widget], namespace, "p")
+        assert first.applied == ["CustomResourceDefinition/gadgets.example.com", "Gadget/w1"]
+        again = await apply_objects(kube, [crd, widget], namespace, "p")
+        assert again.applied == [] and len(again.unchanged) == 2
+        report = await tear_down(kube, namespace, "p", timeout=30)
+        assert report.deleted == ["Gadget/w1", "CustomResourceDefinition/gadgets.example.com"]
+        assert not report.namespace_deleted  # the test's namespace is not ours
+    finally:
+        kube.close()

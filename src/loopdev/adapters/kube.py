@@ -29,10 +29,11 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+from kubernetes.dynamic.resource import ResourceList
 from kubernetes.watch.watch import iter_resp_lines
 
 from loopdev.deploy.watch import WatchExpired
-from loopdev.errors import ClusterUnreachable, DeployError, UsageError
+from loopdev.errors import ClusterUnreachable, DeployError, UnknownKind, UsageError
 
 T = TypeVar("T")
 FIELD_MANAGER = "loopdev"
@@ -146,7 +147,7 @@ class KubeClient:
         try:
             return self._dynamic().resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError as err:
-            raise DeployError(
+            raise UnknownKind(
                 f"the cluster does not serve {kind} ({api_version})",
                 hint="is its CustomResourceDefinition installed? check the apiVersion",
             ) from err
@@ -201,7 +202,10 @@ class KubeClient:
             items = [{"apiVersion": api_version, "kind": kind, **i} for i in got.get("items") or []]
             return items, (got.get("metadata") or {}).get("resourceVersion", "")
 
-        return await self._call(run)
+        try:
+            return await self._call(run)
+        except NotFound as err:  # the collection is gone: its CRD was just deleted
+            raise UnknownKind(f"the cluster no longer serves {kind} ({api_version})") from err
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
         """Delete in the background (dependents cascade); False when it was already gone."""
@@ -230,7 +234,9 @@ class KubeClient:
             for res in self._dynamic().resources.search():
                 verbs = getattr(res, "verbs", None) or ()
                 name = getattr(res, "name", None) or ""
-                if name and "/" not in name and "list" in verbs and "delete" in verbs:
+                if isinstance(res, ResourceList) or not name or "/" in name:
+                    continue
+                if "list" in verbs and "delete" in verbs:
                     found.add((res.group_version, res.kind))
             return found
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from loopdev.deploy.diff import ObjectKey, diff_applied, live_object
+from loopdev.errors import UnknownKind
 from loopdev.render.labels import PROJECT_LABEL, ownership_labels, project_selector
 
 __all__ = ["PROJECT_LABEL", "ApplyReport", "KubeApi", "apply_objects", "project_selector"]
+
+CRD_WAIT = 15.0  # seconds a custom resource may wait for its CRD to be established
 
 # Kinds looked at for pruning and `down` besides those rendered now (when the server has them).
 COMMON_KINDS: tuple[tuple[str, str], ...] = (
@@ -83,7 +86,12 @@ async def normalized(
     for obj in objects:
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
-        if await kube.is_namespaced(obj["apiVersion"], obj["kind"]):
+        try:
+            namespaced = await kube.is_namespaced(obj["apiVersion"], obj["kind"])
+        except UnknownKind:  # a custom resource whose CRD is in this same apply: trust the render
+            out.append(obj)
+            continue
+        if namespaced:
             meta.setdefault("namespace", namespace)
         else:
             meta.pop("namespace", None)
@@ -97,16 +105,29 @@ async def list_ours(
     """Every live object of these kinds carrying our project labels (kinds listed in parallel)."""
 
     async def one(api_version: str, kind: str) -> list[dict[str, Any]]:
-        ns = namespace if await kube.is_namespaced(api_version, kind) else None
-        items, _ = await kube.list(api_version, kind, ns, project_selector(project))
+        try:
+            ns = namespace if await kube.is_namespaced(api_version, kind) else None
+            items, _ = await kube.list(api_version, kind, ns, project_selector(project))
+        except UnknownKind:  # not served (yet): nothing of it can exist
+            return []
         return items
 
     found = await asyncio.gather(*(one(v, k) for v, k in sorted(set(kinds))))
     return [obj for items in found for obj in items]
 
 
-async def known_kinds(kube: KubeApi, extra: Iterable[tuple[str, str]] = ()) -> set[tuple[str, str]]:
+# Kinds whose objects copy our labels from another object and belong to a controller.
+DERIVED_KINDS = frozenset({"Event", "Endpoints", "EndpointSlice", "ControllerRevision"})
+
+
+async def known_kinds(
+    kube: KubeApi, extra: Iterable[tuple[str, str]] = (), everything: bool = False
+) -> set[tuple[str, str]]:
+    """Kinds to look through: the common ones (fast, for every deploy), or every kind the
+    server lists (for `down`, so CRDs and custom resources go too)."""
     served = await kube.served_kinds()
+    if everything:
+        return {k for k in served if k[1] not in DERIVED_KINDS} | set(extra)
     return {k for k in COMMON_KINDS if k in served} | set(extra)
 
 
@@ -128,10 +149,27 @@ async def apply_objects(
     versions = {ObjectKey.of(o): str(o["apiVersion"]) for o in live_objs}
     plan = diff_applied(rendered, [live_object(o) for o in live_objs], held)
     report.unchanged = [str(k) for k in plan.unchanged]
+    crds = False
     for obj in plan.apply:
-        await kube.apply(obj, obj["metadata"].get("namespace"))
+        await _apply_one(kube, obj, wait_for_kind=crds)
+        crds = crds or obj["kind"] == "CustomResourceDefinition"
         report.applied.append(str(ObjectKey.of(obj)))
     for key in plan.prune:
         await kube.delete(versions[key], key.kind, key.name, key.namespace or None)
         report.pruned.append(str(key))
     return report
+
+
+async def _apply_one(kube: KubeApi, obj: dict[str, Any], wait_for_kind: bool) -> None:
+    """Apply one object; right after a CRD, give the server a moment to start serving it."""
+    delay, waited = 0.2, 0.0
+    while True:
+        try:
+            await kube.apply(obj, obj["metadata"].get("namespace"))
+            return
+        except UnknownKind:
+            if not wait_for_kind or waited >= CRD_WAIT:
+                raise
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 2.0)

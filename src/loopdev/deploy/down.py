@@ -33,8 +33,10 @@ async def tear_down(
 ) -> DownReport:
     """Delete our objects (controllers cascade to their pods), wait until they are gone."""
     report = DownReport()
-    kinds = await known_kinds(kube, extra_kinds or set())
+    kinds = await known_kinds(kube, extra_kinds or set(), everything=True)
+    kinds = {k for k in kinds if k[1] != "Namespace"}  # the namespace is decided below
     targets = [o for o in await list_ours(kube, kinds, namespace, project) if not _controlled(o)]
+    targets.sort(key=lambda o: o["kind"] == "CustomResourceDefinition")  # instances first
     for obj in targets:
         key = ObjectKey.of(obj)
         if await kube.delete(obj["apiVersion"], key.kind, key.name, key.namespace or None):
