@@ -7,6 +7,7 @@ and removed at the end of the session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.docker
 
 PREFIX = f"loopdev-it-{uuid.uuid4().hex[:8]}"
 LABELS = {"loopdev-test": "1"}
+LAYERS: list[str] = []  # intermediate images our builds made (a failed build leaves some)
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +45,9 @@ def client() -> Iterator[docker.DockerClient]:
         if any(t.startswith(PREFIX) for t in image.tags):
             for tag in image.tags:
                 c.images.remove(tag, force=True)
+    for layer in reversed(LAYERS):  # children first; still-shared layers refuse: fine
+        with contextlib.suppress(docker.errors.APIError):
+            c.images.remove(layer)
     c.close()
 
 
@@ -71,6 +76,9 @@ class Run:
 
     def log(self, image: str, line: str) -> None:
         self.lines.setdefault(image, []).append(line)
+        step = re.fullmatch(r" ---> ([0-9a-f]{12})", line)
+        if step:
+            LAYERS.append(step.group(1))
 
 
 @pytest.fixture
