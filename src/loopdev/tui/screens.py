@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Label, Static
+from textual.widgets import Button, Footer, Header, Label, Static
 
 Render = Callable[[Sequence[str] | None], str]  # events (None: not fetched) -> text
 FetchEvents = Callable[[], Awaitable[Sequence[str]]]
 EVENTS_EVERY = 3.0  # seconds between cluster event fetches while details are open
+
+
+_HEADINGS = re.compile(r"^(objects|recent events|last error|last build output)$", re.M)
+
+
+def styled(details: str) -> Text:
+    """The details text with its title and section headings emphasised."""
+    text = Text(details)
+    text.stylize("bold", 0, details.find("\n") if "\n" in details else len(details))
+    text.highlight_regex(_HEADINGS, "bold underline")
+    return text
 
 
 class DetailsScreen(Screen[None]):
@@ -41,8 +54,9 @@ class DetailsScreen(Screen[None]):
         self.events: list[str] | None = None
 
     def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="⟳")
         with VerticalScroll():
-            yield Static(self._render_text(self.events), id="details", markup=False)
+            yield Static(styled(self._render_text(self.events)), id="details", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -63,7 +77,7 @@ class DetailsScreen(Screen[None]):
         self.refresh_details()
 
     def refresh_details(self) -> None:
-        self.query_one("#details", Static).update(self._render_text(self.events))
+        self.query_one("#details", Static).update(styled(self._render_text(self.events)))
 
     def action_trigger(self) -> None:
         self._trigger()
