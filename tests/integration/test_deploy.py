@@ -216,3 +216,22 @@ async def test_crd_and_its_instance_apply_in_one_pass_and_go_with_down(
         assert not report.namespace_deleted  # the test's namespace is not ours
     finally:
         kube.close()
+
+
+async def test_logs_follow_container_restarts(
+    tmp_path: Path, namespace: str, kubeconfig_env: str, busybox_image: str
+) -> None:
+    app = deployment(command="echo instance-start; sleep 1; exit 1")
+    path = write_project(tmp_path, "itrestart", namespace, app=app)
+    session = make_session(load(path), kubeconfig_env)
+    await session.start()
+    try:
+
+        def streamed() -> int:  # lines from the followed streams, not the crash-log fetch
+            lines = session.logs.lines("web")
+            return sum(x.source.endswith("/main") and "instance-start" in x.text for x in lines)
+
+        await wait_state(session, "web", lambda r: streamed() >= 2, 40)
+    finally:
+        await session.stop()
+        session.ctx.kube.close()
