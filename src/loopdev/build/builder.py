@@ -138,6 +138,8 @@ class ImageBuilder:
             except BuildError as err:  # same class (e.g. DockerUnavailable), image named
                 raise type(err)(f"image {name}: {err.message}", err.hint) from None
         cluster_ref = await self.delivery.deliver(ref)
+        if self.delivery.name != "shared":
+            self.on_log(name, f"delivered to the cluster ({self.delivery.name}) as {cluster_ref}")
         result = BuildResult(name, cluster_ref, False, time.monotonic() - start)
         if self.keep_tags > 0:  # off the critical path: the deploy need not wait for it
             prune = asyncio.create_task(self._prune(name, ref))
