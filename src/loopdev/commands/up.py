@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -56,7 +57,8 @@ def open_session(
 
     config = load_from_options(opts, command=command)
     kube = connect(config, opts.context)
-    options = SessionOptions(live=live, once=once, set_values=set_values, values_files=values_files)
+    absolute = tuple(str(Path(v).resolve()) for v in values_files)  # relative to the cwd
+    options = SessionOptions(live=live, once=once, set_values=set_values, values_files=absolute)
     return Session(config, kube, kube.target.context, options=options, presenter=presenter)
 
 
