@@ -261,3 +261,18 @@ async def test_plain_trigger_on_a_workload_builds_its_images_without_forcing(
         assert builder.calls[-1] == (("it-web",), True)
     finally:
         await session.stop()
+
+
+async def test_a_failing_subscriber_ends_up_with_an_error_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    from loopdev.errors import LoopdevError
+
+    session = make(tmp_path, MemKube(), CountingBuilder())
+
+    def broken(state, batch):  # noqa: ANN001, ANN202
+        raise ValueError("presenter bug")
+
+    session.store.subscribe(broken)
+    with pytest.raises(LoopdevError, match="presenter bug"):
+        await asyncio.wait_for(session.run_forever(), 5)

@@ -24,6 +24,7 @@ from loopdev.engine.logs import LogStore
 from loopdev.engine.reconciler import Reconciler, SessionContext, SessionOptions
 from loopdev.engine.state import FAILED_STATES, EngineState
 from loopdev.engine.store import Store
+from loopdev.errors import LoopdevError
 from loopdev.render.labels import project_selector
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class Session:
             a.SessionStarted(cfg.name, self.ctx.kube_context, cfg.namespace, cfg.active_profiles)
         )
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self.store.run(), name="store"))
+        self._tasks.append(loop.create_task(self._guard("store", self.store.run()), name="store"))
         self._tasks.append(loop.create_task(self._guard("watch", self.watch.run()), name="watch"))
         for rec in self.reconcilers:
             name = getattr(rec, "name", type(rec).__name__)
@@ -157,6 +158,8 @@ class Session:
             self.logs.append("loopdev", f"{name} stopped: {message}", "loopdev")
             self.ctx.shared.setdefault("crashed", {})[name] = message
             self._changed.set()
+            if name == "store":  # nothing moves without it: end the session
+                self._shutdown_event.set()
 
     def _observe(self, state: EngineState, batch: Sequence[a.Action]) -> None:
         for act in batch:
@@ -182,6 +185,9 @@ class Session:
         await self.start()
         try:
             await self._shutdown_event.wait()
+            crashed = self.ctx.shared.get("crashed") or {}
+            if "store" in crashed:
+                raise LoopdevError(f"the engine stopped: {crashed['store']}")
             return self.shutdown
         finally:
             await self.stop()
