@@ -7,10 +7,12 @@ reconciled against the store. All writes are idempotent, so the loop settles.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ApiError
@@ -73,6 +75,39 @@ def condition(old: list[Obj], type_: str, ok: bool, reason: str, message: str) -
     return out
 
 
+def _progressing(d: Obj, old: list[Obj], rs_name: str, done: bool) -> Obj:
+    """Progressing, turning False (ProgressDeadlineExceeded) when a rollout stalls too long."""
+    if done:
+        return condition(
+            old,
+            "Progressing",
+            True,
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{rs_name}" has successfully progressed.',
+        )
+    prev = next((c for c in old if c.get("type") == "Progressing"), None)
+    if (
+        prev is not None
+        and prev.get("reason") == "ProgressDeadlineExceeded"
+        and f'"{rs_name}"' in prev.get("message", "")
+    ):
+        return prev
+    cond = condition(
+        old, "Progressing", True, "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.'
+    )
+    since = datetime.strptime(cond["lastUpdateTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    deadline = int(d["spec"].get("progressDeadlineSeconds", 600))
+    if (datetime.now(UTC) - since).total_seconds() > deadline:
+        return condition(
+            old,
+            "Progressing",
+            False,
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{rs_name}" has timed out progressing.',
+        )
+    return cond
+
+
 class Controllers:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -85,7 +120,9 @@ class Controllers:
 
     async def run(self) -> None:
         while True:
-            await self.dirty.wait()
+            # A 1 s tick on top of events lets time-based conditions (progress deadline) fire.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.dirty.wait(), 1.0)
             self.dirty.clear()
             try:
                 self.reconcile_all()
@@ -220,14 +257,7 @@ class Controllers:
                     if ready >= want
                     else "Deployment does not have minimum availability.",
                 ),
-                condition(
-                    old,
-                    "Progressing",
-                    True,
-                    "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
-                    f'ReplicaSet "{new_rs["metadata"]["name"]}" '
-                    + ("has successfully progressed." if done else "is progressing."),
-                ),
+                _progressing(d, old, new_rs["metadata"]["name"], done),
             ],
         }
         for key in (

@@ -374,3 +374,36 @@ def test_failed_liveness_probe_restarts_container(
     assert cs.last_state.terminated.exit_code == 137
     reasons = {e.reason for e in v1.list_namespaced_event(namespace).items}
     assert {"Unhealthy", "Killing"} <= reasons
+
+
+def test_stalled_rollout_exceeds_progress_deadline(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    apps = k.AppsV1Api(kube_api)
+    apps.create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {"name": "stuck"},
+            "spec": {
+                "progressDeadlineSeconds": 2,
+                "selector": {"matchLabels": {"app": "stuck"}},
+                "template": {
+                    "metadata": {"labels": {"app": "stuck"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "c", "image": busybox_image, "command": ["sh", "-c", "exit 1"]}
+                        ]
+                    },
+                },
+            },
+        },
+    )
+
+    def progressing() -> k.V1DeploymentCondition | None:
+        status = apps.read_namespaced_deployment("stuck", namespace).status
+        conds = (status.conditions if status else None) or []
+        cond = next((c for c in conds if c.type == "Progressing"), None)
+        return cond if cond is not None and cond.status == "False" else None
+
+    cond = wait_for(progressing, 20, what="Progressing=False")
+    assert cond.reason == "ProgressDeadlineExceeded"
