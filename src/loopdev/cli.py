@@ -6,6 +6,7 @@ errors to exit codes (0 ok, 1 runtime failure, 2 usage or config error).
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from pathlib import Path
@@ -16,11 +17,23 @@ from loopdev import __version__
 from loopdev.commands.options import GlobalOptions
 from loopdev.errors import EXIT_RUNTIME, EXIT_USAGE, LoopdevError
 
-
+# Command name -> module under loopdev.commands. Modules load only when their command runs
+# (or for --help), so `loopdev build` does not pay for jsonschema, textual or kubernetes.
+COMMANDS = ("up", "down", "ci", "trigger", "render", "build", "validate", "init", "version")
 
 
 class LoopdevGroup(click.Group):
-    """Runs commands under one handler: loopdev errors print cleanly, no traceback without --debug."""
+    """Runs every command under one handler: clean errors, no traceback without --debug."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"loopdev.commands.{cmd_name}")
+        command: click.Command = module.command
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -79,22 +92,6 @@ def main_group(
 ) -> None:
     """loopdev: save a file, see it running in your Kubernetes cluster."""
     ctx.obj = GlobalOptions(file, profiles, context, namespace, debug)
-
-
-def _register() -> None:
-    from loopdev.commands import build, ci, down, init, render, up, validate, version
-
-    for mod in (up, down, ci, render, build, validate, init, version):
-        main_group.add_command(mod.command)
-    try:
-        from loopdev.commands import trigger
-
-        main_group.add_command(trigger.command)
-    except ImportError:
-        pass
-
-
-_register()
 
 
 def main() -> None:
