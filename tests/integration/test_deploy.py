@@ -60,10 +60,7 @@ async def test_ready_redeploy_on_value_change_and_prune(
         assert any("hello one" in line for line in session.logs.tail("web", 20))
         before = pod_names(fake_cluster, namespace)
 
-        (tmp_path / "k8s" / "app.yaml").write_text(deployment("two"))
-        session.store.dispatch(
-            FilesChanged(frozenset({str(tmp_path / "k8s/app.yaml")}), frozenset())
-        )
+        (tmp_path / "k8s" / "app.yaml").write_text(deployment("two"))  # seen by the watcher
         await wait_state(session, "web", lambda r: r.state != "ready", 20)
         await wait_state(session, "web", ready, 60)
         after = pod_names(fake_cluster, namespace)

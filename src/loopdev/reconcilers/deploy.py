@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fnmatch
+import itertools
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -61,6 +62,24 @@ def touches_deploy(ctx: SessionContext, paths: Iterable[str]) -> bool:
     return False
 
 
+def deploy_inputs(ctx: SessionContext) -> tuple[list[str], list[str]]:
+    """What to watch for redeploys: (trees watched whole, directories watched flat)."""
+    cfg = ctx.config
+    trees: set[Path] = set()
+    if cfg.deploy.source is not None:
+        trees.add(cfg.deploy.source)
+    for pattern in cfg.deploy.manifests:
+        parts = Path(pattern).parts
+        static = [p for p in itertools.takewhile(lambda p: not set(p) & set("*?["), parts)]
+        base = cfg.root.joinpath(*static)
+        trees.add(base if base.is_dir() else base.parent)
+    values = {*cfg.deploy.values_files, *(Path(v) for v in ctx.options.values_files)}
+    flat = {(v if v.is_absolute() else cfg.root / v).parent for v in values}
+    keep = sorted(str(t) for t in trees if t.is_dir())
+    inside = [str(f) for f in flat if f.is_dir() and not any(f.is_relative_to(t) for t in trees)]
+    return keep, sorted(inside)
+
+
 def holds(
     ctx: SessionContext, state: EngineState, names: Iterable[str], started: set[str]
 ) -> dict[str, str]:
@@ -89,7 +108,31 @@ class DeployReconciler:
                 status = _status(ctx, name, ())
                 pending = dataclasses.replace(status, state="pending", reason="waiting for images")
                 ctx.store.dispatch(a.ResourceAdded(pending))
-        backoff = Backoff(first=0.5, ceiling=10.0)
+        watcher = None
+        if not ctx.options.once:
+            watcher = asyncio.get_running_loop().create_task(self._watch_inputs(ctx))
+        try:
+            await self._loop(ctx, Backoff(first=0.5, ceiling=10.0))
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch_inputs(self, ctx: SessionContext) -> None:
+        """Redeploy when the chart, manifests or values files change (own small watcher:
+        the shared live-update watcher only covers image contexts and local deps)."""
+        from loopdev.adapters.watch import watch_paths
+
+        trees, flat = deploy_inputs(ctx)
+        if not trees and not flat:
+            return
+        try:
+            async for batch in watch_paths(trees, flat, lambda p: touches_deploy(ctx, [p])):
+                if self.passes and (batch.added or batch.modified or batch.deleted):
+                    self._wake.set()
+        except LoopdevError as err:
+            ctx.logs.append("deploy", f"not watching deploy files: {err.message}", "loopdev")
+
+    async def _loop(self, ctx: SessionContext, backoff: Backoff) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()

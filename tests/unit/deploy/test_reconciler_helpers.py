@@ -64,3 +64,18 @@ def test_rollout_timeout_turns_slow_rollouts_into_errors() -> None:
     crashing = Classified("crashing", "x")
     assert with_timeout(crashing, 0.0, 1000.0, 300) is crashing
     assert with_timeout(Classified("ready"), None, 1000.0, 300).state == "ready"
+
+
+def test_deploy_inputs_watch_chart_manifest_dirs_and_values_parents(tmp_path: Path) -> None:
+    from loopdev.reconcilers.deploy import deploy_inputs
+
+    (tmp_path / "k8s" / "dev").mkdir(parents=True)
+    (tmp_path / "chart").mkdir()
+    (tmp_path / "vals").mkdir()
+    c = ctx(tmp_path, source=tmp_path / "chart", manifests=("k8s/*.yaml", "k8s/dev/x.yaml"))
+    c.config.deploy.values_files = (tmp_path / "vals" / "v.yaml", tmp_path / "chart" / "in.yaml")
+    trees, flat = deploy_inputs(c)
+    assert trees == sorted(
+        str(p) for p in (tmp_path / "chart", tmp_path / "k8s", tmp_path / "k8s/dev")
+    )
+    assert str(tmp_path / "vals") in flat and str(tmp_path / "chart") not in flat
