@@ -85,6 +85,8 @@ def command(
         set_values=set_values,
         values_files=values_files,
     )
+    if not tui and output != "json" and sys.stdin.isatty():
+        session.ctx.shared["keyboard"] = True  # plain mode: Enter / NAME+Enter trigger
     try:
         if tui:
             if asyncio.run(_with_dashboard(session)) == "down":
