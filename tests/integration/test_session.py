@@ -3,6 +3,7 @@ and no write call, and proof that what is applied is exactly what `loopdev rende
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -132,3 +133,28 @@ def test_up_plain_runs_until_ctrl_c_and_leaves_the_cluster_as_it_is(
     assert "resources keep running" in out + err
     assert any(x.startswith("web") and "ready" in x for x in lines), "".join(lines)
     assert fake_cluster.get_object("apps", "deployments", namespace, "web") is not None
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_down_command_deletes_ours_and_the_namespace_it_created(
+    tmp_path: Path, fake_cluster, busybox_image: str, monkeypatch, keep: bool
+) -> None:
+    namespace = f"itdowncli-{'keep' if keep else 'all'}-{os.getpid()}"
+    path = write_project(tmp_path, "itdowncli", namespace)
+    monkeypatch.setenv("KUBECONFIG", str(fake_cluster.kubeconfig))
+    session = make_session(load(path), fake_cluster.context, once=True)
+    assert (await session.run_until_ready(timeout=60)).ok
+    session.ctx.kube.close()
+    args = ["-f", str(path), "down", *(["--keep-namespace"] if keep else [])]
+    done = await asyncio.to_thread(
+        CliRunner().invoke, main_group, args, env={"KUBECONFIG": str(fake_cluster.kubeconfig)}
+    )
+    assert done.exit_code == 0, done.output
+    assert "deleted Deployment/web" in done.output and "deleted ConfigMap/settings" in done.output
+    assert fake_cluster.get_object("apps", "deployments", namespace, "web") is None
+    ns_left = fake_cluster.get_object("", "namespaces", "", namespace)
+    assert (ns_left is not None) == keep
+    assert (f"deleted Namespace/{namespace}" in done.output) != keep
+    if keep:
+        again = await asyncio.to_thread(CliRunner().invoke, main_group, ["-f", str(path), "down"])
+        assert again.exit_code == 0 and f"deleted Namespace/{namespace}" in again.output
