@@ -170,7 +170,12 @@ class MemKube:
         return "\n".join(self.logs.get(pod, [])[-tail:])
 
     async def follow_log(
-        self, pod: str, namespace: str, container: str, since_seconds: int | None = None
+        self,
+        pod: str,
+        namespace: str,
+        container: str,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
     ) -> AsyncIterator[str]:
         self._check()
         for line in self.logs.get(pod, []):

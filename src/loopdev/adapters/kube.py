@@ -308,12 +308,20 @@ class KubeClient:
             yield event
 
     def follow_log(
-        self, pod: str, namespace: str, container: str, since_seconds: int | None = None
+        self,
+        pod: str,
+        namespace: str,
+        container: str,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
     ) -> AsyncIterator[str]:
-        """Lines of one container's log as they are written, until the container stops."""
+        """Lines of one container's log as they are written, until the container stops
+        (``timestamps``: each line starts with its RFC 3339 time and a space)."""
 
         def path() -> tuple[str, dict[str, Any]]:
             query = {"container": container, "follow": "true"}
+            if timestamps:
+                query["timestamps"] = "true"
             if since_seconds is not None:
                 query["sinceSeconds"] = str(since_seconds)
             return f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query

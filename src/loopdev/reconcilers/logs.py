@@ -96,12 +96,17 @@ class LogsReconciler:
     ) -> None:
         source = f"{pod}/{container}"
         last_line_at: float | None = None
+        last_stamp = ""  # the newest line's timestamp: a resumed stream skips what we have
         backoff = Backoff(first=0.5, ceiling=5.0)
         while True:
-            since = None if last_line_at is None else int(time.time() - last_line_at) + 1
+            since = None if last_line_at is None else int(time.time() - last_line_at) + 2
+            stream = ctx.kube.follow_log(pod, ctx.namespace, container, since, timestamps=True)
             try:
-                async for line in ctx.kube.follow_log(pod, ctx.namespace, container, since):
-                    last_line_at = time.time()
+                async for raw in stream:
+                    stamp, line = split_timestamp(raw)
+                    if stamp and last_stamp and stamp <= last_stamp:
+                        continue
+                    last_stamp, last_line_at = stamp or last_stamp, time.time()
                     ctx.logs.append(resource, line, source)
                 if not _running(watch, key):
                     return  # the container stopped; a restart makes a new stream
@@ -115,6 +120,16 @@ class LogsReconciler:
             except Exception as err:  # noqa: BLE001 - keep following; never end the session
                 log.debug("log stream %s failed: %s", source, err)
             await asyncio.sleep(backoff.next())
+
+
+def split_timestamp(raw: str) -> tuple[str, str]:
+    """("2026-01-02T03:04:05.120000000Z", text) from a ``timestamps=true`` log line; the
+    fraction is padded so stamps compare as strings (the API trims trailing zeros)."""
+    head, sep, text = raw.partition(" ")
+    if not sep or len(head) < 20 or head[4:5] != "-" or head[10:11] != "T":
+        return "", raw
+    base, _, frac = head.rstrip("Z").partition(".")
+    return f"{base}.{frac.ljust(9, '0')[:9]}Z", text
 
 
 def _running(watch: ClusterWatch, key: StreamKey) -> bool:

@@ -79,3 +79,15 @@ def test_deploy_inputs_watch_chart_manifest_dirs_and_values_parents(tmp_path: Pa
         str(p) for p in (tmp_path / "chart", tmp_path / "k8s", tmp_path / "k8s/dev")
     )
     assert str(tmp_path / "vals") in flat and str(tmp_path / "chart") not in flat
+
+
+def test_split_timestamp_pads_fractions_so_stamps_compare() -> None:
+    from loopdev.reconcilers.logs import split_timestamp
+
+    a = split_timestamp("2026-11-26T15:00:00.1Z hello world")
+    b = split_timestamp("2026-11-26T15:00:00.099999999Z earlier")
+    assert a == ("2026-11-26T15:00:00.100000000Z", "hello world")
+    assert b[0] < a[0]
+    assert split_timestamp("2026-11-26T15:00:01Z x")[0] > a[0]
+    assert split_timestamp("no stamp here") == ("", "no stamp here")
+    assert split_timestamp("") == ("", "")
