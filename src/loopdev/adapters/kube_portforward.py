@@ -122,6 +122,11 @@ class PortForwardStream:
             await asyncio.wait_for(self._ws.close(), timeout)
 
 
+async def _close_quietly(ws: aiohttp.ClientWebSocketResponse) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(), 0.5)
+
+
 class KubeWire:
     """Port-forward dials and pod watches against one cluster, sharing one HTTP session."""
 
@@ -180,9 +185,12 @@ class KubeWire:
             )
         except (aiohttp.ClientError, OSError, frames.FrameError) as err:
             reason = f"{type(err).__name__}: {err}"
+        except asyncio.CancelledError:
+            if ws is not None:  # cancelled mid-handshake: release the connection, then go
+                await asyncio.shield(_close_quietly(ws))
+            raise
         if ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 0.5)
+            await _close_quietly(ws)
         raise DialError(reason)
 
     async def list_pods(
@@ -213,13 +221,16 @@ class KubeWire:
                 pods = {p["metadata"]["name"]: p for p in items}
                 attempt = 0
                 yield list(pods.values())
-                async for kind, obj in self._watch(namespace, label_selector, version):
-                    name = obj["metadata"]["name"]
-                    if kind == "DELETED":
-                        pods.pop(name, None)
-                    else:
-                        pods[name] = obj
-                    yield list(pods.values())
+                async with contextlib.aclosing(
+                    self._watch(namespace, label_selector, version)
+                ) as events:
+                    async for kind, obj in events:
+                        name = obj["metadata"]["name"]
+                        if kind == "DELETED":
+                            pods.pop(name, None)
+                        else:
+                            pods[name] = obj
+                        yield list(pods.values())
             except (aiohttp.ClientError, OSError, ClusterUnreachable, TimeoutError, ValueError):
                 pass
             await asyncio.sleep(_WATCH_RETRY[min(attempt, len(_WATCH_RETRY) - 1)])

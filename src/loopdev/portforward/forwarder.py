@@ -159,9 +159,10 @@ class Forwarder:
             )
         except DialError as err:
             return str(err)
-        problem = await stream.check(self._settle)
-        await stream.close()
-        return problem
+        try:
+            return await stream.check(self._settle)
+        finally:
+            await asyncio.shield(stream.close())
 
     async def _idle_for(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -264,12 +265,13 @@ class Forwarder:
 
     async def close(self, timeout: float = 1.0) -> None:
         """Stop listening and close every relayed connection within ``timeout``."""
-        if self._check is not None:
-            self._check.cancel()
+        check, self._check = self._check, None
+        if check is not None:
+            check.cancel()
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        tasks = list(self._conns)
+        tasks = list(self._conns) + ([check] if check is not None else [])
         for task in tasks:
             task.cancel()
         if tasks:

@@ -80,24 +80,18 @@ class PortForwardReconciler:
         """Move every forward of ``res`` to its current Ready pod on each pod change."""
         current: str | None = None
         known: set[str] = set()
-        async for pods in self._pod_sets(ctx, wire, res):
-            names = {p["metadata"]["name"] for p in pods}
-            for gone in known - names:
-                for fwd in fwds:
-                    fwd.drop_pod(gone)
-            known = names
-            pod = choose_pod(pods, current)
-            current = pod["metadata"]["name"] if pod is not None else None
-            for spec, fwd in zip(res.port_forwards, fwds, strict=True):
-                if pod is None:
-                    fwd.set_target(None)
-                    continue
-                try:
-                    port = resolve_port(pod, spec.remote)
-                except PortNotFound as err:
-                    fwd.set_target(None, problem=str(err))
-                    continue
-                fwd.set_target(Target(ctx.namespace, current or "", port))
+        # aclosing: a cancelled session must release the watch's HTTP connection right away.
+        async with contextlib.aclosing(self._pod_sets(ctx, wire, res)) as pod_sets:
+            async for pods in pod_sets:
+                names = {p["metadata"]["name"] for p in pods}
+                for gone in known - names:
+                    for fwd in fwds:
+                        fwd.drop_pod(gone)
+                known = names
+                pod = choose_pod(pods, current)
+                current = pod["metadata"]["name"] if pod is not None else None
+                for spec, fwd in zip(res.port_forwards, fwds, strict=True):
+                    _retarget(fwd, ctx.namespace, pod, spec.remote)
 
     async def _pod_sets(
         self, ctx: SessionContext, wire: Any, res: Resource
@@ -106,8 +100,10 @@ class PortForwardReconciler:
         cluster watch when there is one (no second watch), else from our own watch."""
         cluster = ctx.shared.get("cluster")
         if cluster is None:
-            async for pods in wire.watch_pods(ctx.namespace, selector(ctx.config.name, res.name)):
-                yield pods
+            watch = wire.watch_pods(ctx.namespace, selector(ctx.config.name, res.name))
+            async with contextlib.aclosing(watch) as pod_lists:
+                async for pods in pod_lists:
+                    yield pods
             return
         changed = asyncio.Event()
         changed.set()
@@ -139,3 +135,17 @@ class PortForwardReconciler:
         status = state.resource(res.name)
         if status is not None and status.forwards != infos:
             ctx.store.dispatch(a.StatusPatched(res.name, {"forwards": infos}))
+
+
+def _retarget(
+    fwd: Forwarder, namespace: str, pod: Mapping[str, Any] | None, remote: int | str
+) -> None:
+    if pod is None:
+        fwd.set_target(None)
+        return
+    try:
+        port = resolve_port(pod, remote)
+    except PortNotFound as err:
+        fwd.set_target(None, problem=str(err))
+        return
+    fwd.set_target(Target(namespace, pod["metadata"]["name"], port))

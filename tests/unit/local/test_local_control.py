@@ -89,10 +89,12 @@ async def test_read_keyboard_dispatches_triggers(tmp_path: Path) -> None:
 
 async def test_stdin_reader_feeds_lines_then_eof(monkeypatch: pytest.MonkeyPatch) -> None:
     r, w = os.pipe()
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.FileIO(r))))
+    fake_stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(r)))
+    monkeypatch.setattr(sys, "stdin", fake_stdin)
     os.write(w, b"gen\n\n")
     os.close(w)
     reader = await stdin_reader()
     assert await asyncio.wait_for(reader.readline(), 2) == b"gen\n"
     assert await asyncio.wait_for(reader.readline(), 2) == b"\n"
     assert await asyncio.wait_for(reader.readline(), 2) == b""
+    fake_stdin.close()  # the pump thread has seen EOF and finished

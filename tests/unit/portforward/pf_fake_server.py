@@ -130,7 +130,8 @@ class FakeApi:
                 if event["object"] in self._matching(selector) or event["type"] == "DELETED":
                     await resp.write(json.dumps(event).encode() + b"\n")
         finally:
-            self._watchers.remove(queue)
+            if queue in self._watchers:
+                self._watchers.remove(queue)
         return resp
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
@@ -178,7 +179,11 @@ async def http_backend(body: str) -> tuple[asyncio.Server, tuple[str, int]]:
     """A minimal HTTP/1.0 server answering ``body`` to any request."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()  # a health-check dial: connected, sent nothing
+            return
         writer.write(
             b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body.encode())
         )

@@ -142,7 +142,8 @@ async def test_half_closed_client_gets_the_reply_but_a_silent_pod_cannot_hold_it
     fake_api: FakeApi, wire: KubeWire
 ) -> None:
     answering, a1 = await http_backend("reply")
-    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    held: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda _r, w: held.append(w), "127.0.0.1", 0)
     fake_api.put(pod("p1"), backend=a1)
     fake_api.put(pod("p2"), backend=silent.sockets[0].getsockname()[:2])
     port = free_port()
@@ -165,3 +166,5 @@ async def test_half_closed_client_gets_the_reply_but_a_silent_pod_cannot_hold_it
         writer.close()
     answering.close()
     silent.close()
+    for w in held:
+        w.close()
