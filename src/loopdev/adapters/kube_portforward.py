@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -211,7 +211,7 @@ class KubeWire:
 
     async def watch_pods(
         self, namespace: str, label_selector: str
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncGenerator[list[dict[str, Any]], None]:
         """Yield the full set of matching pods now and after every change (list, then watch;
         relist when the watch breaks or the resourceVersion expires). Runs until cancelled."""
         attempt = 0
@@ -238,7 +238,7 @@ class KubeWire:
 
     async def _watch(
         self, namespace: str, label_selector: str, version: str
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         url = f"{self._host}/api/v1/namespaces/{quote(namespace)}/pods"
         params = {
             "labelSelector": label_selector,

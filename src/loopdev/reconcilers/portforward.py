@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from loopdev.adapters.kube_portforward import KubeWire
@@ -95,7 +95,7 @@ class PortForwardReconciler:
 
     async def _pod_sets(
         self, ctx: SessionContext, wire: Any, res: Resource
-    ) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+    ) -> AsyncGenerator[Sequence[Mapping[str, Any]], None]:
         """The resource's pods now and after every pod event: from the session's shared
         cluster watch when there is one (no second watch), else from our own watch."""
         cluster = ctx.shared.get("cluster")
