@@ -320,7 +320,8 @@ def test_missing_image_never_pull(kube_api: k.ApiClient, namespace: str) -> None
 
     def reason() -> str | None:
         cs = v1.read_namespaced_pod("nope", namespace).status.container_statuses
-        return cs and cs[0].state.waiting and cs[0].state.waiting.reason
+        reason = cs and cs[0].state.waiting and cs[0].state.waiting.reason
+        return None if reason == "ContainerCreating" else reason
 
     assert wait_for(reason, 20, what="waiting reason") == "ErrImageNeverPull"
 
