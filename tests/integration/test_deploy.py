@@ -153,6 +153,9 @@ async def test_recovers_when_the_api_server_comes_back(
             fake_cluster.start()
         await wait_state(session, "web", ready, 30)
         assert session.store.state.cluster_reachable
+        await asyncio.sleep(1.0)  # the log stream resumes too, without repeating lines
+        hello = [x for x in session.logs.lines("web") if x.text == "hello one"]
+        assert len(hello) == 1, hello
         # The session still reacts: a new value rolls out after the outage.
         (tmp_path / "k8s" / "app.yaml").write_text(deployment("after-outage"))
         session.store.dispatch(
