@@ -242,16 +242,23 @@ class PodWorker:
                 name=name,
             )
         attempt = len(self.ids.get(name, []))
-        cid = await self.k.call(
-            dockerrt.create_container,
-            client,
-            self.ref,
-            self.sandbox,
-            cspec,
-            env,
-            attempt,
-            self._binds(cspec),
-        )
+        try:
+            cid = await self.k.call(
+                dockerrt.create_container,
+                client,
+                self.ref,
+                self.sandbox,
+                cspec,
+                env,
+                attempt,
+                self._binds(cspec),
+            )
+        except docker.errors.APIError as exc:
+            msg = str(exc.explanation or exc)
+            st.state = {"waiting": {"reason": "CreateContainerError", "message": msg}}
+            self.event("Failed", f"Error: {msg}", True, name)
+            self.publish()
+            return None
         self._remember(name, cid)
         st.container_id, st.image_id = f"docker://{cid}", f"docker-pullable://{iid}"
         self.event("Created", f"Created container {name}", name=name)

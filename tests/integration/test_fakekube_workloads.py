@@ -407,3 +407,66 @@ def test_stalled_rollout_exceeds_progress_deadline(
 
     cond = wait_for(progressing, 20, what="Progressing=False")
     assert cond.reason == "ProgressDeadlineExceeded"
+
+
+def test_image_builder_image_runs_as_pod(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str, image_builder
+) -> None:
+    tag = f"loopdev-test/built-{namespace[-6:]}:1"
+    image_builder(
+        tag,
+        f'FROM {busybox_image}\nCOPY msg.txt /msg.txt\nCMD ["sleep", "3600"]\n',
+        {"msg.txt": "built-here\n"},
+    )
+    v1 = k.CoreV1Api(kube_api)
+    v1.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "built"},
+            "spec": {"containers": [{"name": "c", "image": tag, "imagePullPolicy": "Never"}]},
+        },
+    )
+    wait_for(lambda: _cond(v1, namespace, "built") == "True", 30, what="built ready")
+    resp = stream(
+        v1.connect_get_namespaced_pod_exec,
+        "built",
+        namespace,
+        command=["cat", "/msg.txt"],
+        stdin=False,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+    )
+    try:
+        resp.run_forever(timeout=10)
+        assert resp.read_stdout() == "built-here\n"
+    finally:
+        resp.close()
+    cs = v1.read_namespaced_pod("built", namespace).status.container_statuses[0]
+    assert cs.image == tag and cs.image_id.startswith("docker-pullable://sha256:")
+
+
+def test_missing_command_is_start_error_then_backoff(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    v1.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "typo"},
+            "spec": {
+                "containers": [
+                    {"name": "c", "image": busybox_image, "command": ["/no/such/binary"]}
+                ]
+            },
+        },
+    )
+
+    def last_terminated() -> k.V1ContainerStateTerminated | None:
+        cs = v1.read_namespaced_pod("typo", namespace).status.container_statuses
+        return cs and cs[0].last_state and cs[0].last_state.terminated
+
+    term = wait_for(last_terminated, 30, what="a failed start")
+    assert term.reason == "StartError" and term.exit_code == 128
+    assert "no such file" in term.message.lower() or "not found" in term.message.lower()
