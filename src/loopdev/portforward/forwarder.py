@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from loopdev.portforward.holder import port_holder
-from loopdev.portforward.stream import Dialer, DialError, Stream
+from loopdev.portforward.relay import relay
+from loopdev.portforward.stream import Dialer, DialError
 
-_CHUNK = 64 * 1024
 _RECHECK = (0.25, 0.5, 1.0, 2.0, 4.0)  # backoff between re-checks after a failed dial
 _BIND_RETRY = 2.0  # seconds between attempts to bind a port someone else holds
 WAITING = "waiting for pod"
@@ -196,7 +196,7 @@ class Forwarder:
                 self._set_state(f"error: {err}")
                 self._recheck()
                 return
-            got_data = await self._relay(reader, writer, stream)
+            got_data = await relay(reader, writer, stream, self._linger)
             if stream.error and not got_data:
                 self._set_state(f"error: {_one_line(stream.error)}")
                 self._recheck()
@@ -210,58 +210,6 @@ class Forwarder:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-
-    async def _relay(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: Stream
-    ) -> bool:
-        """Copy both ways until the pod side ends; returns whether any byte came back."""
-        loop = asyncio.get_running_loop()
-        got_data = False
-        last_data = loop.time()
-
-        async def downstream() -> None:
-            nonlocal got_data, last_data
-            while data := await stream.read():
-                got_data, last_data = True, loop.time()
-                writer.write(data)
-                await writer.drain()
-
-        down = asyncio.create_task(downstream())
-
-        async def upstream() -> None:
-            nonlocal last_data
-            while data := await reader.read(_CHUNK):
-                await stream.write(data)
-            last_data = max(last_data, loop.time())
-            # Local EOF. v4 cannot half-close, so keep relaying the reply, but only while it
-            # keeps coming: a pod that never answers must not hold the connection forever.
-            while not down.done():
-                idle = loop.time() - last_data
-                if idle >= self._linger:
-                    down.cancel()
-                    return
-                await asyncio.sleep(self._linger - idle)
-
-        up = asyncio.create_task(upstream())
-        current = asyncio.current_task()
-        try:
-            try:
-                await down
-            except asyncio.CancelledError:
-                if current is not None and current.cancelling():
-                    raise  # we are being stopped; the linger watchdog cancels only ``down``
-            except (ConnectionError, OSError, ValueError):
-                pass  # either side broke off: nothing to flush
-            else:
-                if writer.can_write_eof():
-                    with contextlib.suppress(OSError):
-                        writer.write_eof()
-        finally:
-            up.cancel()
-            down.cancel()
-            await asyncio.gather(up, down, return_exceptions=True)
-            await stream.close()
-        return got_data
 
     async def close(self, timeout: float = 1.0) -> None:
         """Stop listening and close every relayed connection within ``timeout``."""
