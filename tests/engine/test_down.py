@@ -44,3 +44,21 @@ async def test_keep_namespace_and_a_namespace_we_did_not_create() -> None:
     report = await tear_down(kube, "shared", "p", timeout=1)
     assert report.deleted == ["ConfigMap/ours"] and not report.namespace_deleted
     assert describe(await tear_down(kube, "shared", "p", timeout=1), "shared").startswith("nothing")
+
+
+async def test_kinds_we_may_not_list_are_skipped() -> None:
+    from loopdev.errors import DeployError
+
+    class Restricted(MemKube):
+        async def list(self, api_version, kind, namespace, label_selector=""):  # noqa: ANN001, ANN201
+            if kind in ("ClusterRole", "Secret"):
+                raise DeployError("the API server refused the request (403): forbidden")
+            return await super().list(api_version, kind, namespace, label_selector)
+
+        async def served_kinds(self):  # noqa: ANN201
+            return {*await super().served_kinds(), ("rbac.authorization.k8s.io/v1", "ClusterRole")}
+
+    kube = Restricted()
+    await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
+    report = await tear_down(kube, "dev", "p", timeout=1)
+    assert report.deleted == ["ConfigMap/ours"]

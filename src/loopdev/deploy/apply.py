@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from loopdev.deploy.diff import ObjectKey, diff_applied, live_object
-from loopdev.errors import UnknownKind
+from loopdev.errors import ClusterUnreachable, DeployError, UnknownKind
 from loopdev.render.labels import PROJECT_LABEL, ownership_labels, project_selector
 
 __all__ = ["PROJECT_LABEL", "ApplyReport", "KubeApi", "apply_objects", "project_selector"]
@@ -109,6 +109,10 @@ async def list_ours(
             ns = namespace if await kube.is_namespaced(api_version, kind) else None
             items, _ = await kube.list(api_version, kind, ns, project_selector(project))
         except UnknownKind:  # not served (yet): nothing of it can exist
+            return []
+        except ClusterUnreachable:
+            raise
+        except DeployError:  # e.g. 403 on a cluster-scoped kind: we cannot have made any
             return []
         return items
 
