@@ -66,7 +66,12 @@ class ApplyReport:
 
 async def ensure_namespace(kube: KubeApi, namespace: str, project: str) -> bool:
     """Create the namespace (labelled as ours, so `down` may remove it) when it is missing."""
-    if await kube.get("v1", "Namespace", namespace) is not None:
+    try:
+        if await kube.get("v1", "Namespace", namespace) is not None:
+            return False
+    except ClusterUnreachable:
+        raise
+    except DeployError:  # may not read namespaces (403): it is someone else's, and exists
         return False
     labels = ownership_labels(project)
     body = {

@@ -9,6 +9,7 @@ from typing import Any
 
 from loopdev.deploy.apply import PROJECT_LABEL, KubeApi, known_kinds, list_ours
 from loopdev.deploy.diff import ObjectKey
+from loopdev.errors import ClusterUnreachable, DeployError
 
 
 @dataclass
@@ -41,7 +42,12 @@ async def tear_down(
         key = ObjectKey.of(obj)
         if await kube.delete(obj["apiVersion"], key.kind, key.name, key.namespace or None):
             report.deleted.append(str(key))
-    ns = await kube.get("v1", "Namespace", namespace)
+    try:
+        ns = await kube.get("v1", "Namespace", namespace)
+    except ClusterUnreachable:
+        raise
+    except DeployError:  # may not read it (403): not ours to delete
+        ns = None
     ours = ((ns or {}).get("metadata") or {}).get("labels", {}).get(PROJECT_LABEL) == project
     deadline = time.monotonic() + timeout
     report.still_there = await _wait_gone(kube, kinds, namespace, project, deadline)
