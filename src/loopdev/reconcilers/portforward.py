@@ -69,7 +69,8 @@ class PortForwardReconciler:
         spec = res.port_forwards[index]
 
         def on_state(state: str) -> None:
-            ctx.logs.append(res.name, f"forward {spec.host}:{spec.local}: {state}")
+            if state.startswith("error: "):  # the status shows the current state; keep history
+                ctx.logs.append(res.name, f"forward {spec.host}:{spec.local}: {state}")
             self._publish(ctx, ctx.store.state, res)
 
         return Forwarder(wire, spec.host, spec.local, on_state=on_state)
