@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -77,17 +78,20 @@ class FakeApi:
             q.put_nowait({"type": kind, "object": obj})
 
     # -- server ---------------------------------------------------------------------------
-    async def start(self, port: int = 0) -> None:
+    async def start(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         """Serve on ``port`` (0: any free port; pass the old one to come back after stop)."""
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/api/v1/namespaces/{ns}/pods", self._pods)
         app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/portforward", self._forward)
         self.runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", port, reuse_address=True)
+        site = web.TCPSite(
+            self.runner, "127.0.0.1", port, reuse_address=True, ssl_context=ssl_context
+        )
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         for q in self._watchers:
