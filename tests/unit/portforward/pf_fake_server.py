@@ -71,6 +71,11 @@ class FakeApi:
         self.backends.pop(name, None)
         self._emit("DELETED", obj)
 
+    def expire_watches(self) -> None:
+        """Tell every open watch its resourceVersion is too old (410 Gone), as etcd does."""
+        for q in self._watchers:
+            q.put_nowait({"type": "ERROR", "object": {"kind": "Status", "code": 410}})
+
     def _emit(self, kind: str, obj: dict[str, Any]) -> None:
         self.version += 1
         obj["metadata"]["resourceVersion"] = str(self.version)
@@ -131,7 +136,9 @@ class FakeApi:
         self._watchers.append(queue)
         try:
             while (event := await queue.get()) is not None:
-                if event["object"] in self._matching(selector) or event["type"] == "DELETED":
+                if event["type"] in ("DELETED", "ERROR") or event["object"] in self._matching(
+                    selector
+                ):
                     await resp.write(json.dumps(event).encode() + b"\n")
         finally:
             if queue in self._watchers:

@@ -168,3 +168,28 @@ async def test_half_closed_client_gets_the_reply_but_a_silent_pod_cannot_hold_it
     silent.close()
     for w in held:
         w.close()
+
+
+async def test_pod_watch_relists_after_410_gone(fake_api: FakeApi, wire: KubeWire) -> None:
+    fake_api.put(pod("a"))
+    seen: list[list[str]] = []
+    watch = wire.watch_pods("default", "")
+
+    async def consume() -> None:
+        async for pods in watch:
+            seen.append(sorted(p["metadata"]["name"] for p in pods))
+
+    task = asyncio.create_task(consume())
+    try:
+        await until(lambda: seen == [["a"]])
+        fake_api.put(pod("b"))
+        await until(lambda: seen[-1] == ["a", "b"])
+        fake_api.expire_watches()
+        await asyncio.sleep(0.05)
+        fake_api.delete("a")  # happens while the watch is being re-established
+        await until(lambda: seen[-1] == ["b"], timeout=3)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await watch.aclose()
