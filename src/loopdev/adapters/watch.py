@@ -11,7 +11,6 @@ trees that contain nothing ignored, one flat over directories that do (so ``.git
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,9 +116,8 @@ async def watch_paths(
         stop.set()
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            await asyncio.wait(tasks)  # never swallows the caller's own cancellation
 
 
 def count_dirs_hint(n: int) -> str | None:

@@ -1,9 +1,8 @@
 """What to watch: one set of roots for every image context and local command, planned once.
 
-Overlapping roots are watched once. Directories whose trees hold nothing ignored are watched
-recursively; directories that contain an ignored tree are watched flat, and we descend into
-their other children ourselves, so ``.git``, ``node_modules`` or a virtualenv never costs a
-single inotify watch.
+Overlapping roots are watched once. We walk the tree ourselves and watch each kept directory
+flat, so ``.git``, ``node_modules`` or a virtualenv never costs a single inotify watch (a
+recursive notify watch would crawl into them).
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ from loopdev.live.ignore import RootIgnore, for_dir, for_image, is_virtualenv
 
 @dataclass(frozen=True)
 class WatchPlan:
-    recursive: tuple[str, ...]  # trees watched whole
-    flat: tuple[str, ...]  # directories (or single files) watched without their subtrees
-    dirs: int  # directories covered: roughly the inotify watches this costs
+    recursive: tuple[str, ...]  # trees watched whole (unused by plan_watch: see its docstring)
+    flat: tuple[str, ...]  # directories watched without their subtrees
+    dirs: int  # inotify watches this costs
 
 
 class RootSet:
@@ -68,44 +67,31 @@ def roots_for(config: Loopfile) -> RootSet:
 
 
 def plan_watch(roots: RootSet) -> WatchPlan:
-    """Walk the roots once (skipping pruned trees) and split them into recursive/flat watches."""
-    recursive: list[str] = []
-    flat: list[str] = []
-    count = 0
+    """Walk the roots once, skipping pruned trees; every kept directory is watched flat.
+
+    One non-recursive notify instance over all of them costs one polling thread (watchfiles
+    wakes every ``step`` ms per instance: the idle cost), never touches an ignored tree, and
+    a new directory is picked up by re-planning (the watcher does that).
+    """
+    dirs: list[str] = []
     for top in roots.top_roots():
         if os.path.isdir(top):
-            count += _plan_dir(top, roots, recursive, flat)
-    missing = [f for f in sorted(roots.extra_files) if os.path.exists(f)]
-    return WatchPlan(tuple(recursive), tuple([*flat, *missing]), count)
+            _walk(top, roots, dirs)
+    parents = {os.path.dirname(f) for f in roots.extra_files} - set(dirs)
+    flat = [*dirs, *sorted(p for p in parents if os.path.isdir(p))]
+    return WatchPlan((), tuple(flat), len(flat))
 
 
-def _plan_dir(path: str, roots: RootSet, recursive: list[str], flat: list[str]) -> int:
-    """Returns the directories under ``path`` that will be watched; fills the two lists."""
-    clean, count, children = _scan(path, roots)
-    if clean:
-        recursive.append(path)
-        return count
-    flat.append(path)
-    return 1 + sum(_plan_dir(c, roots, recursive, flat) for c in children)
-
-
-def _scan(path: str, roots: RootSet) -> tuple[bool, int, list[str]]:
-    """(tree has nothing pruned, directories in it, kept child directories)."""
-    children: list[str] = []
-    clean = True
+def _walk(path: str, roots: RootSet, out: list[str]) -> None:
+    out.append(path)
     try:
         with os.scandir(path) as it:
-            for de in it:
-                if de.is_dir(follow_symlinks=False):
-                    if roots.prunes(de.path):
-                        clean = False
-                    else:
-                        children.append(de.path)
+            children = [
+                de.path
+                for de in it
+                if de.is_dir(follow_symlinks=False) and not roots.prunes(de.path)
+            ]
     except OSError:
-        return True, 1, []
-    count = 1
-    for child in children:
-        child_clean, child_count, _ = _scan(child, roots)
-        clean = clean and child_clean
-        count += child_count
-    return clean, count, children
+        return
+    for child in sorted(children):
+        _walk(child, roots, out)

@@ -8,7 +8,6 @@ or an ignore file changes, the watch plan is recomputed and the watchers restart
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +19,7 @@ from loopdev.live.ignore import IGNORE_FILES
 from loopdev.live.roots import RootSet, WatchPlan, plan_watch
 
 RULE_FILES = frozenset({*IGNORE_FILES, ".dockerignore"})
+OVERLAP = 0.05  # seconds both watchers run during a re-plan
 
 
 class RawEvents(Protocol):
@@ -60,47 +60,51 @@ class SharedWatcher:
         self.generation = 0  # bumped on every (re)start of the watchers
 
     async def run(self) -> None:
-        """Watch until cancelled, re-planning when the tree's shape or ignore rules change."""
-        while True:
-            roots = await asyncio.to_thread(self._roots_factory)
-            self.plan = await asyncio.to_thread(plan_watch, roots)
-            from loopdev.adapters.watch import count_dirs_hint
+        """Watch until cancelled, re-planning when the tree's shape or ignore rules change.
 
-            hint = count_dirs_hint(self.plan.dirs)
-            if hint:
-                self._warn(hint)
-            self.ready.clear()
-            self.generation += 1
-            await self._consume(roots, self.plan)
+        On a re-plan the old watcher keeps running (into the same queue) until the new one
+        is up, so nothing saved meanwhile is lost.
+        """
+        from loopdev.adapters.watch import count_dirs_hint
 
-    async def _consume(self, roots: RootSet, plan: WatchPlan) -> None:
         queue: asyncio.Queue[RawEvents | BaseException] = asyncio.Queue()
-        pump = asyncio.create_task(self._pump(roots, plan, queue))
-        flat = set(plan.flat)
+        pump: asyncio.Task[None] | None = None
         try:
             while True:
-                item = await self._next(queue)
-                if isinstance(item, BaseException):
-                    raise item
-                if item is not None:
-                    replan = self._feed(item, roots, flat)
-                    if replan:
-                        self._flush()
-                        return
-                if self._coalescer.due():
-                    self._flush()
+                roots = await asyncio.to_thread(self._roots_factory)
+                plan = await asyncio.to_thread(plan_watch, roots)
+                hint = count_dirs_hint(plan.dirs)
+                if hint:
+                    self._warn(hint)
+                self.ready.clear()
+                new = asyncio.create_task(self._pump(roots, plan, queue))
+                await asyncio.sleep(OVERLAP)  # the new notify instance registers its watches
+                await _stop(pump)
+                pump, self.plan = new, plan
+                self.generation += 1
+                self.ready.set()
+                await self._consume(roots, plan, queue)
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await _stop(pump)
+
+    async def _consume(self, roots: RootSet, plan: WatchPlan, queue: asyncio.Queue) -> None:
+        """Feed the coalescer and flush on time; return when a re-plan is needed."""
+        flat = set(plan.flat)
+        while True:
+            item = await self._next(queue)
+            if isinstance(item, BaseException):
+                raise item
+            if item is not None and self._feed(item, roots, flat):
+                self._flush()
+                return
+            if self._coalescer.due():
+                self._flush()
 
     async def _pump(self, roots: RootSet, plan: WatchPlan, queue: asyncio.Queue) -> None:
+        def accept(path: str) -> bool:
+            return roots.accepts(path, os.path.isdir(path))
+
         try:
-            self.ready.set()
-
-            def accept(path: str) -> bool:
-                return roots.accepts(path, os.path.isdir(path))
-
             async for raw in self._watch_fn(list(plan.recursive), list(plan.flat), accept):
                 queue.put_nowait(raw)
         except Exception as exc:  # surfaced in run(): the session reports it
@@ -133,3 +137,10 @@ class SharedWatcher:
         changed, deleted = self._coalescer.take()
         if changed or deleted:
             self._dispatch(FilesChanged(changed, deleted))
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel and wait, without swallowing our own cancellation."""
+    if task is not None:
+        task.cancel()
+        await asyncio.wait([task])
