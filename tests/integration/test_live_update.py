@@ -157,7 +157,8 @@ async def test_live_update_flow(running: Running) -> None:
     await until(lambda: message(run) == "live edit one", "the edited message", 20)
     assert run.session.ctx.image_refs["hello-web"] == ref
     assert not [x for x in run.actions if isinstance(x, a.RebuildRequested)]
-    assert run.last_update().startswith("synced 1 file in ")
+    # (the file can be served a moment before the exec reports back)
+    await until(lambda: run.last_update().startswith("synced 1 file in "), "status", 10, run)
 
     # 2. A new file appears; deleting it deletes it in the container.
     (root / "app" / "static" / "extra.html").write_text("<p>extra</p>\n")
@@ -187,7 +188,7 @@ async def test_live_update_flow(running: Running) -> None:
 
     await until(replaced, "a replacement pod", 60)
     await until(lambda: message(run) == "live edit one", "the replayed edit", 20, run)
-    assert "replayed" in run.last_update()
+    await until(lambda: "replayed" in run.last_update(), "replay status", 10, run)
     assert run.session.ctx.image_refs["hello-web"] == ref
 
     # 5. A Dockerfile edit rebuilds (a new image reference follows).
