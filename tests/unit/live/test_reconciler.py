@@ -1,0 +1,164 @@
+"""The live-update reconciler with an in-memory exec port (no Docker, no cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loopdev.adapters.kube_exec import ExecResult
+from loopdev.config.model import Deploy, Image, LiveUpdate, Loopfile, RunStep, SyncRule
+from loopdev.engine import actions as a
+from loopdev.engine.logs import LogStore
+from loopdev.engine.reconciler import SessionContext, SessionOptions
+from loopdev.engine.state import ResourceStatus
+from loopdev.engine.store import Store
+from loopdev.reconcilers.live_update import LiveUpdateReconciler
+from tests.unit.live.test_targets_replay import REF, pod
+
+
+class FakePort:
+    def __init__(self, pods: list[dict[str, Any]]) -> None:
+        self.pods = pods
+        self.calls: list[tuple[str, list[str], bytes]] = []
+        self.failing: set[str] = set()
+
+    async def list_pods(self, namespace: str, selector: str) -> tuple[list[dict[str, Any]], str]:
+        return self.pods, "1"
+
+    async def exec(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        command: list[str],
+        stdin: bytes = b"",
+        timeout: float = 300.0,
+    ) -> ExecResult:
+        self.calls.append((pod, command, stdin))
+        failed = command[:2] == ["sh", "-c"] and command[2] in self.failing
+        return ExecResult(1 if failed else 0, b"out\n")
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Loopfile:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "a.py").write_text("print('a')\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    live = LiveUpdate(sync=(SyncRule("app/", "/app/"),), run=(RunStep("make", ("app/Makefile",)),))
+    image = Image("web", tmp_path, tmp_path / "Dockerfile", live=live)
+    return Loopfile(
+        tmp_path / "loopfile.yaml", tmp_path, "demo", "ns", {"web": image}, Deploy(kind="manifests")
+    )
+
+
+@contextlib.asynccontextmanager
+async def start(
+    project: Loopfile, port: FakePort, live: bool = True, built: bool = True
+) -> AsyncIterator[tuple[SessionContext, list[a.Action], LiveUpdateReconciler]]:
+    store = Store()
+    store.reduce_now(a.ResourceAdded(ResourceStatus("web", "workload", state="ready")))
+    ctx = SessionContext(
+        project, store, LogStore(), "kind-x", "ns", options=SessionOptions(live=live, once=True)
+    )
+    if built:
+        ctx.image_refs["web"] = REF
+    seen: list[a.Action] = []
+    store.subscribe(lambda _s, batch: seen.extend(batch))
+    rec = LiveUpdateReconciler(exec_port=port)
+    tasks = [asyncio.create_task(store.run()), asyncio.create_task(rec.run(ctx))]
+    await asyncio.sleep(0.05)
+    try:
+        yield ctx, seen, rec
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.wait(tasks)
+
+
+async def settle(ctx: SessionContext, rec: LiveUpdateReconciler) -> None:
+    for _ in range(3):
+        await ctx.store.settled()
+        await asyncio.sleep(0.05)
+
+
+def changed(project: Loopfile, *rel: str) -> a.FilesChanged:
+    return a.FilesChanged(frozenset(str(project.root / r) for r in rel), frozenset())
+
+
+async def test_one_exec_per_container_and_a_status_line(project: Loopfile) -> None:
+    port = FakePort([pod("web-1"), pod("web-2")])
+    async with start(project, port) as (ctx, seen, rec):
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        assert sorted(c[0] for c in port.calls) == ["web-1", "web-2"]
+        assert (
+            ctx.store.state.resource("web").last_update.startswith("synced 1 file in ")
+            and "into 2 containers" in ctx.store.state.resource("web").last_update
+        )
+        assert ctx.store.state.resource("web").state == "ready"  # back from "updating"
+        assert not [x for x in seen if isinstance(x, a.RebuildRequested)]
+
+
+async def test_no_live_rebuilds_every_change(project: Loopfile) -> None:
+    port = FakePort([pod("web-1")])
+    async with start(project, port, live=False) as (ctx, seen, rec):
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        assert port.calls == []
+        assert [x for x in seen if isinstance(x, a.RebuildRequested)] == [
+            a.RebuildRequested(("web",), "app/a.py changed (live update is off)")
+        ]
+        assert ctx.store.state.resource("web").last_update.startswith("rebuilding: app/a.py")
+
+
+async def test_failing_step_falls_back_to_rebuild(project: Loopfile) -> None:
+    (project.root / "app" / "Makefile").write_text("all:\n")
+    port = FakePort([pod("web-1")])
+    port.failing.add("make")
+    async with start(project, port) as (ctx, seen, rec):
+        ctx.store.dispatch(changed(project, "app/Makefile"))
+        await settle(ctx, rec)
+        [rebuild] = [x for x in seen if isinstance(x, a.RebuildRequested)]
+        assert rebuild.reason == "live update failed: 'make' failed in web-1/web (exit 1)"
+        assert ctx.store.state.resource("web").last_update == f"rebuilding: {rebuild.reason}"
+        assert "$ make (exit 1)" in ctx.logs.tail("web", 5)
+
+
+async def test_replacement_pod_gets_the_synced_files_until_a_rebuild(project: Loopfile) -> None:
+    port = FakePort([pod("web-1")])
+    async with start(project, port) as (ctx, seen, rec):
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        port.pods = [pod("web-2")]
+        port.calls.clear()
+        await rec.replay_all()
+        await settle(ctx, rec)
+        [(name, _cmd, stdin)] = port.calls
+        assert name == "web-2" and b"app/a.py" in stdin
+        assert ctx.store.state.resource("web").last_update == (
+            "replayed 1 synced file into new pod web-2"
+        )
+        await rec.replay_all()  # already current: nothing more
+        assert len(port.calls) == 1
+        ctx.store.dispatch(a.ImagesBuilt({"web": REF}, ("web",)))
+        await settle(ctx, rec)
+        port.pods = [pod("web-3")]
+        await rec.replay_all()
+        assert len(port.calls) == 1  # a rebuilt image already holds every change
+
+
+async def test_change_before_first_build_asks_for_a_rebuild(project: Loopfile) -> None:
+    port = FakePort([])
+    async with start(project, port, built=False) as (ctx, seen, rec):
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        rebuilds = [x for x in seen if isinstance(x, a.RebuildRequested)]
+        assert rebuilds == [a.RebuildRequested(("web",), "changed before its first build finished")]
