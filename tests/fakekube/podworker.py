@@ -6,22 +6,19 @@ The worker owns its ``ContainerState``s and republishes the pod status after eac
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
-from . import dockerrt
+from . import dockerrt, volumes
 from .env import EnvError, resolve_env
 from .events import record
 from .podstatus import ContainerState, compose
 from .probes import run_probe
 from .store import now_iso
+from .volumes import PodVolumes
 
 if TYPE_CHECKING:
     from .kubelet import Kubelet
@@ -49,8 +46,7 @@ class PodWorker:
         ]
         self.init_done, self.init_failed = not self.init_states, False
         self.ids: dict[str, list[str]] = {}
-        self.mounts: dict[str, str] = {}
-        self.host_dir: Path | None = None
+        self.volumes = PodVolumes(self.ref)
         self.subtasks: list[asyncio.Task[Any]] = []
 
     # ---- queries -----------------------------------------------------------------------
@@ -124,7 +120,8 @@ class PodWorker:
     async def _sandbox(self) -> None:
         client = self.k.client
         for vol in self.pod["spec"].get("volumes") or []:
-            await self._volume(vol)
+            files = volumes.files_for(self.k.store, self.ref.namespace, vol)
+            await self.k.call(self.volumes.materialize, client, vol, files)
         for attempt in range(3):
             try:
                 self.sandbox, self.ip, self.host_ip = await self.k.call(
@@ -137,41 +134,6 @@ class PodWorker:
                 if attempt == 2:
                     raise
                 await asyncio.sleep(0.5 * (attempt + 1))
-
-    async def _volume(self, vol: dict[str, Any]) -> None:
-        name = vol["name"]
-        if "emptyDir" in vol:
-            vname = f"fk-{self.ref.uid[:12]}-{name}"
-            await self.k.call(self.k.client.volumes.create, vname, labels=self.ref.labels(name))
-            self.mounts[name] = vname
-            return
-        files: dict[str, bytes] = {}
-        store = self.k.store
-        if "configMap" in vol or "secret" in vol:
-            is_cm = "configMap" in vol
-            src = vol["configMap"] if is_cm else vol["secret"]
-            res = store.kind_of(("", "configmaps" if is_cm else "secrets"))
-            obj = store.find(res, self.ref.namespace, src.get("name" if is_cm else "secretName"))
-            data = (obj or {}).get("data") or {}
-            files = {k: (v.encode() if is_cm else base64.b64decode(v)) for k, v in data.items()}
-        if self.host_dir is None:
-            self.host_dir = Path(tempfile.mkdtemp(prefix=f"fakekube-{self.ref.uid[:8]}-"))
-        path = self.host_dir / name
-        path.mkdir(parents=True, exist_ok=True)
-        for key, payload in files.items():
-            (path / key).write_bytes(payload)
-        self.mounts[name] = str(path)
-
-    def _binds(self, cspec: dict[str, Any]) -> list[str]:
-        out = []
-        for m in cspec.get("volumeMounts") or []:
-            src = self.mounts.get(m["name"])
-            if src is None:
-                continue
-            if m.get("subPath") and src.startswith("/"):
-                src = f"{src}/{m['subPath']}"
-            out.append(f"{src}:{m['mountPath']}:{'ro' if m.get('readOnly') else 'rw'}")
-        return out
 
     async def _loop(self, cspec: dict[str, Any], st: ContainerState, init: bool = False) -> bool:
         """Run one container until it is done for good; True when it ended successfully."""
@@ -251,7 +213,7 @@ class PodWorker:
                 cspec,
                 env,
                 attempt,
-                self._binds(cspec),
+                self.volumes.binds(cspec),
             )
         except docker.errors.APIError as exc:
             msg = str(exc.explanation or exc)
@@ -386,8 +348,7 @@ class PodWorker:
             *(self.k.call(dockerrt.stop_and_remove, client, [cid], grace) for cid in current)
         )
         await self.k.call(dockerrt.remove_labelled, client, f"fakekube.pod-uid={self.ref.uid}")
-        if self.host_dir is not None:
-            shutil.rmtree(self.host_dir, ignore_errors=True)
+        await self.k.call(self.volumes.cleanup)
         self.k.forget(self.ref.uid)
         if finalize and pod is not None and pod["metadata"]["uid"] == self.ref.uid:
             latest = (

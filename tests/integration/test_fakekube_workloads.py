@@ -470,3 +470,39 @@ def test_missing_command_is_start_error_then_backoff(
     term = wait_for(last_terminated, 30, what="a failed start")
     assert term.reason == "StartError" and term.exit_code == 128
     assert "no such file" in term.message.lower() or "not found" in term.message.lower()
+
+
+def test_configmap_and_secret_volumes(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    v1.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "files"}, "data": {"app.conf": "port=8080\n"}}
+    )
+    v1.create_namespaced_secret(
+        namespace,
+        {"metadata": {"name": "creds"}, "data": {"pw": base64.b64encode(b"hunter2").decode()}},
+    )
+    pod = _pod(
+        "vols",
+        busybox_image,
+        "cat /etc/app/app.conf /etc/creds/pw; echo; sleep 3600",
+        volumeMounts=[
+            {"name": "cfg", "mountPath": "/etc/app", "readOnly": True},
+            {"name": "sec", "mountPath": "/etc/creds", "readOnly": True},
+        ],
+    )
+    pod["spec"]["volumes"] = [
+        {"name": "cfg", "configMap": {"name": "files"}},
+        {"name": "sec", "secret": {"secretName": "creds"}},
+    ]
+    v1.create_namespaced_pod(namespace, pod)
+    wait_for(lambda: _cond(v1, namespace, "vols") == "True", 30, what="vols ready")
+    log = wait_for(
+        lambda: (lambda t: t if "hunter2" in t else None)(
+            v1.read_namespaced_pod_log("vols", namespace)
+        ),
+        10,
+        what="both files",
+    )
+    assert log == "port=8080\nhunter2\n"
