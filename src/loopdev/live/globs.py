@@ -20,7 +20,7 @@ def has_glob(pattern: str) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+def _spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:  # type: ignore[type-arg]
     anchored = ["/" + p.lstrip("/").removeprefix("./") for p in patterns if p.strip()]
     return pathspec.GitIgnoreSpec.from_lines(anchored)
 

@@ -63,7 +63,7 @@ class RootIgnore:
 
     root: str  # absolute, resolved
     docker: PatternMatcher | None = None
-    git: pathspec.PathSpec | None = None
+    git: pathspec.PathSpec | None = None  # type: ignore[type-arg]
 
     def relative(self, path: str) -> str | None:
         """``path`` relative to the root ('/'-joined), or None when it lies outside."""
@@ -99,7 +99,7 @@ class RootIgnore:
         return not any(e.startswith(rel + "/") for e in exceptions)
 
 
-def gitignore_spec(dirs: Iterable[Path]) -> pathspec.PathSpec | None:
+def gitignore_spec(dirs: Iterable[Path]) -> pathspec.PathSpec | None:  # type: ignore[type-arg]
     """``.gitignore`` + ``.loopignore`` lines of the given directories, gitignore semantics."""
     lines: list[str] = []
     for d in dirs:

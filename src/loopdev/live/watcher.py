@@ -30,6 +30,7 @@ class RawEvents(Protocol):
 
 WatchFn = Callable[[list[str], list[str], Callable[[str], bool]], AsyncIterator[RawEvents]]
 Dispatch = Callable[[FilesChanged], None]
+Events = asyncio.Queue[RawEvents | BaseException]
 
 
 def default_watch_fn() -> WatchFn:
@@ -67,7 +68,7 @@ class SharedWatcher:
         """
         from loopdev.adapters.watch import count_dirs_hint
 
-        queue: asyncio.Queue[RawEvents | BaseException] = asyncio.Queue()
+        queue: Events = asyncio.Queue()
         pump: asyncio.Task[None] | None = None
         try:
             while True:
@@ -87,7 +88,7 @@ class SharedWatcher:
         finally:
             await _stop(pump)
 
-    async def _consume(self, roots: RootSet, plan: WatchPlan, queue: asyncio.Queue) -> None:
+    async def _consume(self, roots: RootSet, plan: WatchPlan, queue: Events) -> None:
         """Feed the coalescer and flush on time; return when a re-plan is needed."""
         flat = set(plan.flat)
         while True:
@@ -100,7 +101,7 @@ class SharedWatcher:
             if self._coalescer.due():
                 self._flush()
 
-    async def _pump(self, roots: RootSet, plan: WatchPlan, queue: asyncio.Queue) -> None:
+    async def _pump(self, roots: RootSet, plan: WatchPlan, queue: Events) -> None:
         def accept(path: str) -> bool:
             return roots.accepts(path, os.path.isdir(path))
 
@@ -110,7 +111,7 @@ class SharedWatcher:
         except Exception as exc:  # surfaced in run(): the session reports it
             queue.put_nowait(exc)
 
-    async def _next(self, queue: asyncio.Queue) -> RawEvents | BaseException | None:
+    async def _next(self, queue: Events) -> RawEvents | BaseException | None:
         deadline = self._coalescer.deadline()
         if deadline is None:
             return await queue.get()

@@ -69,14 +69,14 @@ class LiveUpdateReconciler:
         ctx.store.subscribe(self._on_actions)
         cluster = ctx.shared.get("cluster")
         if cluster is not None:
-            cluster.subscribe(lambda kind, _e, _o: kind == "Pod" and self._replay_wake.set())
+            cluster.subscribe(self._on_cluster)
         tasks = [asyncio.create_task(self._work()), asyncio.create_task(self._replays())]
         if not ctx.options.once:
             self.watcher = SharedWatcher(
                 lambda: roots_for(ctx.config),
                 ctx.store.dispatch,
                 self._watch_fn,
-                warn=lambda m: ctx.logs.append("loopdev", m),
+                warn=self._warn,
             )
             tasks.append(asyncio.create_task(self.watcher.run()))
         try:
@@ -92,6 +92,13 @@ class LiveUpdateReconciler:
                     await asyncio.wait_for(port.close(), 0.5)
 
     # ---- reacting to the store ------------------------------------------------------------
+    def _on_cluster(self, kind: str, _event: str, _obj: dict[str, Any]) -> None:
+        if kind == "Pod":
+            self._replay_wake.set()
+
+    def _warn(self, message: str) -> None:
+        self._ctx.logs.append("loopdev", message)
+
     def _on_actions(self, state: EngineState, batch: Sequence[a.Action]) -> None:
         for act in batch:
             if isinstance(act, a.FilesChanged):
