@@ -28,7 +28,7 @@ from loopdev.live.replay import Ledgers
 from loopdev.live.roots import roots_for
 from loopdev.live.tarball import Payload, collect
 from loopdev.live.targets import Target, select_targets
-from loopdev.live.watcher import SharedWatcher, WatchFn
+from loopdev.live.watcher import RULE_FILES, SharedWatcher, WatchFn
 from loopdev.render.labels import PROJECT_LABEL
 
 REPLAY_POLL = 2.0  # seconds between pod checks when no shared cluster watch is available
@@ -55,9 +55,7 @@ class LiveUpdateReconciler:
 
     async def run(self, ctx: SessionContext) -> None:
         self._ctx = ctx
-        self._rules = await asyncio.to_thread(
-            lambda: {n: for_image(i) for n, i in ctx.config.images.items()}
-        )
+        self._rules = await asyncio.to_thread(self._load_rules)
         owned = self._port is None
         port: Any = self._port or ctx.shared.get("kube_exec")
         if port is None:
@@ -91,6 +89,9 @@ class LiveUpdateReconciler:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(port.close(), 0.5)
 
+    def _load_rules(self) -> dict[str, RootIgnore]:
+        return {n: for_image(i) for n, i in self._ctx.config.images.items()}
+
     # ---- reacting to the store ------------------------------------------------------------
     def _on_cluster(self, kind: str, _event: str, _obj: dict[str, Any]) -> None:
         if kind == "Pod":
@@ -121,6 +122,8 @@ class LiveUpdateReconciler:
     async def handle(self, changed: set[str], deleted: set[str]) -> None:
         """Plan one batch for every image and carry it out (images in parallel)."""
         ctx = self._ctx
+        if any(os.path.basename(p) in RULE_FILES for p in changed | deleted):
+            self._rules = await asyncio.to_thread(self._load_rules)  # an ignore file changed
         jobs = []
         for name, image in ctx.config.images.items():
             rules = self._rules[name]

@@ -57,3 +57,15 @@ def test_overlapping_roots_are_watched_once(tmp_path: Path) -> None:
     assert roots.top_roots() == [str(tmp_path.resolve())]
     root = str(tmp_path.resolve())
     assert plan_watch(roots).flat == (root, f"{root}/svc")
+
+
+def test_inotify_hint_names_the_numbers_and_the_fix(monkeypatch) -> None:  # noqa: ANN001
+    from loopdev.adapters import watch
+
+    monkeypatch.setattr(watch, "inotify_limit", lambda: 1000)
+    assert watch.count_dirs_hint(100) is None
+    hint = watch.count_dirs_hint(900)
+    assert hint is not None and "900 directories" in hint and "(1000)" in hint
+    assert "sysctl fs.inotify.max_user_watches=524288" in hint
+    err = watch.limit_error(5000)
+    assert "is 1000" in err.message and "5000" in err.message and "sysctl" in (err.hint or "")

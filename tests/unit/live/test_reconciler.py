@@ -162,3 +162,22 @@ async def test_change_before_first_build_asks_for_a_rebuild(project: Loopfile) -
         await settle(ctx, rec)
         rebuilds = [x for x in seen if isinstance(x, a.RebuildRequested)]
         assert rebuilds == [a.RebuildRequested(("web",), "changed before its first build finished")]
+
+
+async def test_restart_replaces_the_pod_after_a_sync(project: Loopfile) -> None:
+    import dataclasses
+
+    image = project.images["web"]
+    live = dataclasses.replace(image.live, restart=True)
+    project = dataclasses.replace(project, images={"web": dataclasses.replace(image, live=live)})
+    port = FakePort([pod("web-1")])
+    deleted: list[tuple[str, str]] = []
+
+    async def delete_pod(namespace: str, name: str) -> None:
+        deleted.append((namespace, name))
+
+    port.delete_pod = delete_pod  # type: ignore[attr-defined]
+    async with start(project, port) as (ctx, _seen, rec):
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        assert deleted == [("ns", "web-1")]
