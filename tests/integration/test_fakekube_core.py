@@ -406,3 +406,43 @@ def test_compacted_history_gives_410_gone(
         )
     ]
     assert seen == []
+
+
+def test_log_options_tail_timestamps_since(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    v1 = k.CoreV1Api(kube_api)
+    v1.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "lines"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": busybox_image,
+                        "command": [
+                            "sh",
+                            "-c",
+                            "for i in 1 2 3 4 5; do echo l$i; done; sleep 3600",
+                        ],
+                    }
+                ]
+            },
+        },
+    )
+    wait_for(
+        lambda: (
+            v1.read_namespaced_pod_log("lines", namespace).count("\n") == 5
+            if v1.read_namespaced_pod("lines", namespace).status.phase == "Running"
+            else None
+        ),
+        30,
+        what="five lines",
+    )
+    assert v1.read_namespaced_pod_log("lines", namespace, tail_lines=2) == "l4\nl5\n"
+    stamped = v1.read_namespaced_pod_log("lines", namespace, tail_lines=1, timestamps=True)
+    stamp, text = stamped.rstrip("\n").split(" ", 1)
+    assert text == "l5" and stamp.endswith("Z") and "T" in stamp
+    assert v1.read_namespaced_pod_log("lines", namespace, since_seconds=3600).count("\n") == 5
+    assert v1.read_namespaced_pod_log("lines", namespace, limit_bytes=4) == "l1\nl"
