@@ -51,6 +51,29 @@ def pod(image: str) -> dict[str, Any]:
     }
 
 
+def official_exec(cluster: FakeCluster) -> None:
+    """The official client's exec (websocket-client), for the choice of implementation."""
+    from kubernetes.stream import stream
+
+    api = cluster.api_client()
+    core = kubernetes.client.CoreV1Api(api)
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        "web-0",
+        NS,
+        container="web",
+        command=["true"],
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+        _preload_content=False,
+    )
+    resp.run_forever(timeout=10)
+    resp.close()
+    api.close()
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -107,6 +130,11 @@ async def run(args: argparse.Namespace, cluster: FakeCluster, client: docker.Doc
         t0 = time.monotonic()
         await kexec.exec(NS, "web-0", "web", ["true"])
         floor.append((time.monotonic() - t0) * 1000)
+    official = []
+    for _ in range(20):
+        t0 = time.monotonic()
+        await asyncio.to_thread(official_exec, cluster)
+        official.append((time.monotonic() - t0) * 1000)
 
     lat, watch_lat = [], []
     target = merged / "app" / "message.txt"
@@ -153,6 +181,10 @@ async def run(args: argparse.Namespace, cluster: FakeCluster, client: docker.Doc
     print(
         f"fake-cluster floor, bare 'exec true' (n=20): p50 {pct(floor, 0.5):.0f} ms, "
         f"p95 {pct(floor, 0.95):.0f} ms"
+    )
+    print(
+        f"same through kubernetes.stream.stream in a thread (n=20): p50 {pct(official, 0.5):.0f}"
+        f" ms, p95 {pct(official, 0.95):.0f} ms"
     )
     print(
         f"save -> FilesChanged dispatched (n={len(watch_lat)}): p50 {pct(watch_lat, 0.5):.1f} ms,"
