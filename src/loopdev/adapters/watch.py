@@ -3,9 +3,9 @@
 ``watchfiles`` batches events itself: it returns once ``step`` ms pass without a new event
 (5 ms: a single save is handed over almost at once) or ``debounce`` ms after the first (50
 ms, so a burst arrives in few pieces). Deciding what is one update is left to
-``loopdev.live.coalesce``. Two notify instances may run: one recursive over
-trees that contain nothing ignored, one flat over directories that do (so ``.git`` or
-``node_modules`` beneath them never get inotify watches).
+``loopdev.live.coalesce``. Each notify instance polls every ``step`` ms even when idle, so
+the shared watcher uses one: a flat watch of every kept directory (``live.roots``); a
+recursive instance is started only for paths passed as ``recursive``.
 """
 
 from __future__ import annotations
