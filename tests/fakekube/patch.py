@@ -106,15 +106,15 @@ def prune_unapplied(live: Any, old: Any, new: Any) -> Any:
             return live
         new_keys = {i.get(key): i for i in new}
         old_keys = {i.get(key): i for i in old}
-        out = []
+        kept = []
         for item in live:
             k = item.get(key) if isinstance(item, dict) else None
             if k in old_keys and k not in new_keys:
                 continue
             if k in old_keys and k in new_keys:
                 item = prune_unapplied(item, old_keys[k], new_keys[k])
-            out.append(item)
-        return out
+            kept.append(item)
+        return kept
     return live
 
 

@@ -111,7 +111,7 @@ class FakeKube:
         from .portforward import portforward
 
         async def pf(request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
-            return await portforward(request, pod, self.kubelet)  # type: ignore[arg-type]
+            return await portforward(request, pod, self.kubelet)
 
         api = Api(self.store, {"exec": streams.exec, "log": streams.log, "portforward": pf})
         app = web.Application(middlewares=[self._middleware], client_max_size=1 << 30)
@@ -159,9 +159,7 @@ class FakeKube:
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port, reuse_address=True, ssl_context=self.ssl)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self.runner.addresses[0][1])
         return self.port
 
     async def stop_serving(self) -> None:

@@ -23,6 +23,7 @@ from .resources import BUILTIN, Registry, Resource
 Key = tuple[str, str]
 Obj = dict[str, Any]
 HISTORY = 20000
+Dependents = list[tuple[Resource, Obj]]  # alias: Store.list shadows list in the class
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
 
 
@@ -279,7 +280,7 @@ class Store:
             self.maybe_finish_namespace(ns)
         return gone
 
-    def _dependents(self, uid: str) -> list[tuple[Resource, Obj]]:
+    def _dependents(self, uid: str) -> Dependents:
         out = []
         for key, bucket in list(self.objects.items()):
             for dep in list(bucket.values()):
