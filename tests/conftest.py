@@ -13,6 +13,7 @@ Fixture API (use these from any test directory):
   ``requests()`` (every served request; assert "no writes" with a before/after diff),
   ``get_object(group, plural, ns, name)`` (direct store read, not counted), ``stop()`` /
   ``start()`` (drop and restore the HTTP server on the same port, state kept),
+  ``write_kubeconfig(path, context, namespace=None)`` (same server, another context name),
   ``compact()`` (forget watch history: resuming an older resourceVersion gets 410 Gone),
   ``ca_pem`` (the server is HTTPS; the kubeconfig embeds this CA), ``kube`` (the async core:
   ``kube.store`` objects, ``kube.kubelet`` pods; touch them only via ``fake_cluster.call``).

@@ -87,6 +87,11 @@ class FakeCluster:
     def token(self) -> str:
         return self.kube.token
 
+    def write_kubeconfig(self, path: Path, context: str, namespace: str | None = None) -> Path:
+        """Another kubeconfig for this same server under a context name the test chooses
+        (e.g. ``prod-cluster`` to check that loopdev refuses non-local contexts)."""
+        return write_kubeconfig(path, self.url, self.token, context, namespace, self.kube.ca_pem)
+
     def api_client(self) -> kubernetes.client.ApiClient:
         """A fresh official-client ApiClient configured from this cluster's kubeconfig."""
         cfg = kubernetes.client.Configuration()

@@ -446,3 +446,15 @@ def test_log_options_tail_timestamps_since(
     assert text == "l5" and stamp.endswith("Z") and "T" in stamp
     assert v1.read_namespaced_pod_log("lines", namespace, since_seconds=3600).count("\n") == 5
     assert v1.read_namespaced_pod_log("lines", namespace, limit_bytes=4) == "l1\nl"
+
+
+def test_extra_kubeconfig_with_chosen_context(fake_cluster, tmp_path, namespace: str) -> None:
+    import kubernetes.config
+
+    path = fake_cluster.write_kubeconfig(tmp_path / "kc", "prod-cluster", namespace)
+    cfg = k.Configuration()
+    kubernetes.config.load_kube_config(str(path), context="prod-cluster", client_configuration=cfg)
+    with k.ApiClient(cfg) as api:
+        assert k.CoreV1Api(api).read_namespace(namespace).metadata.name == namespace
+    contexts, active = kubernetes.config.list_kube_config_contexts(str(path))
+    assert active["name"] == "prod-cluster" and active["context"]["namespace"] == namespace
