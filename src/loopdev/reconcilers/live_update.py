@@ -43,7 +43,7 @@ class LiveUpdateReconciler:
         watch_fn: WatchFn | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._port = exec_port
+        self._port: Any = exec_port
         self._watch_fn = watch_fn
         self._clock = clock
         self._ledgers = Ledgers()
@@ -52,18 +52,12 @@ class LiveUpdateReconciler:
         self._replay_wake = asyncio.Event()
         self._rules: dict[str, RootIgnore] = {}
         self.watcher: SharedWatcher | None = None
+        self._executor: Executor | None = None
+        self._owned = False
 
     async def run(self, ctx: SessionContext) -> None:
         self._ctx = ctx
         self._rules = await asyncio.to_thread(self._load_rules)
-        owned = self._port is None
-        port: Any = self._port or ctx.shared.get("kube_exec")
-        if port is None:
-            from loopdev.adapters.kube_exec import KubeExec
-
-            port = await KubeExec.connect(ctx.kube_context or None, os.environ.get("KUBECONFIG"))
-        self._port = port
-        self._executor = Executor(port)
         ctx.store.subscribe(self._on_actions)
         cluster = ctx.shared.get("cluster")
         if cluster is not None:
@@ -85,9 +79,26 @@ class LiveUpdateReconciler:
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks, timeout=1.0)
-            if owned:
+            if self._owned and self._port is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(port.close(), 0.5)
+                    await asyncio.wait_for(self._port.close(), 0.5)
+
+    async def _exec_port(self) -> Any:
+        """Connected on first use, so the shared watcher (which local commands rely on too)
+        runs even when the cluster's credentials cannot be loaded yet."""
+        if self._port is None:
+            port = self._ctx.shared.get("kube_exec")
+            if port is None:
+                from loopdev.adapters.kube_exec import KubeExec
+
+                ctx = self._ctx
+                kubeconfig = os.environ.get("KUBECONFIG")
+                port = await KubeExec.connect(ctx.kube_context or None, kubeconfig)
+                self._owned = True
+            self._port = port
+        if self._executor is None:
+            self._executor = Executor(self._port)
+        return self._port
 
     def _load_rules(self) -> dict[str, RootIgnore]:
         return {n: for_image(i) for n, i in self._ctx.config.images.items()}
@@ -117,7 +128,11 @@ class LiveUpdateReconciler:
                 nxt = self._batches.get_nowait()
                 changed = (changed - nxt.deleted) | nxt.changed
                 deleted = (deleted - nxt.changed) | nxt.deleted
-            await self.handle(changed, deleted)
+            try:
+                await self.handle(changed, deleted)
+            except Exception as err:  # noqa: BLE001 - e.g. no cluster credentials: say so, go on
+                message = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+                self._ctx.logs.append("loopdev", f"live update failed: {message}")
 
     async def handle(self, changed: set[str], deleted: set[str]) -> None:
         """Plan one batch for every image and carry it out (images in parallel)."""
@@ -142,6 +157,8 @@ class LiveUpdateReconciler:
     async def _sync(self, name: str, image: Image, plan: SyncPlan) -> None:
         async with self._locks.setdefault(name, asyncio.Lock()):
             start = self._clock()
+            await self._exec_port()
+            assert self._executor is not None
             targets = self._targets(name, await self._pods())
             ledger = self._ledgers.get(name)
             if not ledger.baseline_taken:  # containers from the built image hold every file
@@ -214,6 +231,8 @@ class LiveUpdateReconciler:
             ledger = self._ledgers.get(name)
             if name not in self._ctx.image_refs or ledger.empty:
                 continue
+            await self._exec_port()
+            assert self._executor is not None
             pods = pods if pods is not None else await self._pods()
             async with self._locks.setdefault(name, asyncio.Lock()):
                 stale = [t for t in self._targets(name, pods) if t.key not in ledger.current]
@@ -243,7 +262,7 @@ class LiveUpdateReconciler:
         if cluster is not None and getattr(cluster, "synced", False):
             return list(cluster.pods())
         selector = f"{PROJECT_LABEL}={self._ctx.config.name}"
-        pods, _ = await self._port.list_pods(self._ctx.namespace, selector)  # type: ignore[union-attr]
+        pods, _ = await self._port.list_pods(self._ctx.namespace, selector)
         return list(pods)
 
     def _targets(self, name: str, pods: list[dict[str, Any]]) -> list[Target]:
