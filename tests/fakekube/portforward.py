@@ -52,9 +52,11 @@ async def portforward(
         if not pumps:
             return ws
         inbound = asyncio.ensure_future(_downstream(ws, writers))
-        done = asyncio.ensure_future(asyncio.gather(*pumps))
+        done = asyncio.ensure_future(asyncio.gather(*pumps, return_exceptions=True))
         await asyncio.wait([inbound, done], return_when=asyncio.FIRST_COMPLETED)
         inbound.cancel()
+        done.cancel()
+        await asyncio.gather(inbound, done, return_exceptions=True)
         return ws
     finally:
         for task in pumps:
@@ -66,10 +68,11 @@ async def portforward(
 
 
 async def _upstream(ws: web.WebSocketResponse, reader: asyncio.StreamReader, ch: int) -> None:
-    while data := await reader.read(65536):
-        if ws.closed:
-            return
-        await ws.send_bytes(bytes([ch]) + data)
+    with contextlib.suppress(ConnectionResetError):
+        while data := await reader.read(65536):
+            if ws.closed:
+                return
+            await ws.send_bytes(bytes([ch]) + data)
 
 
 async def _downstream(
@@ -80,9 +83,10 @@ async def _downstream(
         if msg.type != WSMsgType.BINARY or not msg.data:
             continue
         writer = writers.get(msg.data[0])
-        if writer is not None and len(msg.data) > 1:
+        if writer is not None and len(msg.data) > 1 and not writer.is_closing():
             writer.write(msg.data[1:])
-            await writer.drain()
+            with contextlib.suppress(ConnectionResetError):
+                await writer.drain()
 
 
 def _reason(exc: OSError) -> str:

@@ -123,8 +123,11 @@ class PodStreams:
                 await chans.send(ERROR, json.dumps(exit_status(int(code), cmd)).encode())
             elif code:
                 await chans.send(ERROR, f"command terminated with exit code {code}".encode())
+        except ConnectionResetError:
+            pass  # the client hung up before the command finished
         finally:
             pump_in.cancel()
+            await asyncio.gather(pump_in, return_exceptions=True)
             stream.close()
             await ws.close()
         return ws
@@ -217,9 +220,11 @@ class PodStreams:
                 sent += len(chunk)
                 if limit is not None and sent >= limit:
                     break
+            await resp.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped following
         finally:
             with contextlib.suppress(Exception):
                 gen.close()
             await asyncio.wait([fut], timeout=2)
-        await resp.write_eof()
         return resp

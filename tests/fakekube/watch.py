@@ -104,8 +104,8 @@ async def serve_watch(
         initial, deadline = [enc.line("ERROR", _gone(q.get("resourceVersion", "")))], 0.0
     watcher = Watcher(res.key, ns_filter)
     store.watchers.add(watcher)
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     try:
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         for line in initial:
@@ -132,5 +132,7 @@ async def serve_watch(
             t = _translate(ev, pred)
             if t:
                 await resp.write(enc.line(t, ev.obj))
+    except ConnectionResetError:
+        return resp  # the client went away; nothing to report
     finally:
         store.watchers.discard(watcher)
