@@ -218,3 +218,64 @@ def test_kubectl_flow(
         wait_for(lambda: not v1.list_namespaced_pod(namespace).items, 20, what="pods gone")
     finally:
         v1.api_client.close()
+
+
+async def test_exec_base64_subprotocol(
+    fake_cluster: FakeCluster, namespace: str, busybox_image: str
+) -> None:
+    """Older clients negotiate ``v4.base64.channel.k8s.io``: text frames, digit + base64."""
+    import asyncio
+    import base64
+    import ssl
+
+    import aiohttp
+
+    api = fake_cluster.api_client()
+    v1 = k.CoreV1Api(api)
+    try:
+        await asyncio.to_thread(
+            v1.create_namespaced_pod,
+            namespace,
+            {
+                "metadata": {"name": "b64"},
+                "spec": {
+                    "containers": [
+                        {"name": "c", "image": busybox_image, "command": ["sleep", "3600"]}
+                    ]
+                },
+            },
+        )
+
+        def ready() -> bool:
+            pod = v1.read_namespaced_pod("b64", namespace)
+            return any(
+                c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []
+            )
+
+        await asyncio.to_thread(wait_for, ready, 30, 0.05, "b64 ready")
+    finally:
+        api.close()
+    ctx = ssl.create_default_context(cadata=fake_cluster.ca_pem.decode())
+    url = (
+        f"{fake_cluster.url}/api/v1/namespaces/{namespace}/pods/b64/exec"
+        "?command=sh&command=-c&command=echo+hi;exit+4&stdout=true&stderr=true"
+    )
+    frames: dict[int, bytes] = {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            url,
+            protocols=("v4.base64.channel.k8s.io",),
+            ssl=ctx,
+            headers={"Authorization": f"Bearer {fake_cluster.token}"},
+        ) as ws,
+    ):
+        assert ws.protocol == "v4.base64.channel.k8s.io"
+        async for msg in ws:
+            assert msg.type == aiohttp.WSMsgType.TEXT
+            ch = int(msg.data[0])
+            frames[ch] = frames.get(ch, b"") + base64.b64decode(msg.data[1:])
+    assert frames[1] == b"hi\n"
+    status = json.loads(frames[3])
+    assert status["reason"] == "NonZeroExitCode"
+    assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "4"}]
