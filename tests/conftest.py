@@ -25,6 +25,9 @@ Fixture API (use these from any test directory):
 - Helpers: ``tests.support.labels.test_labels()`` (put these labels on every container or
   image a test makes itself), ``tests.support.wait.wait_for`` / ``await_for`` (polling).
 
+Note: ``kubernetes.stream.stream(...)`` leaves its WebSocket open after the command ends; use
+``_preload_content=False`` and ``resp.close()`` (otherwise a ResourceWarning follows later).
+
 At session end every container labelled with this run's session id must be gone; a leak
 fails the run (the teardown reports the names and removes them).
 """
