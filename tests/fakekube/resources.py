@@ -129,6 +129,22 @@ BUILTIN: tuple[Resource, ...] = (
         ("crd", "crds"),
         ("status",),
     ),
+    # Stored only (no controller), so manifests using them apply like on a real cluster.
+    _r(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        ("status",),
+        ("all",),
+    ),
+    _r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), ("status",)),
+    _r("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    _r("coordination.k8s.io", "v1", "leases", "Lease"),
+    _r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
+    _r("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
 )
 
 PREFERRED_ORDER = (

@@ -144,3 +144,15 @@ def test_registry_serves_crd_versions() -> None:
     assert res is not None and not res.namespaced
     assert reg.lookup("ex.com", "v0", "widgets") is None
     assert "ex.com" in reg.groups()
+
+
+def test_common_stored_kinds_are_served() -> None:
+    reg = Registry()
+    for group, version, plural in [
+        ("autoscaling", "v2", "horizontalpodautoscalers"),
+        ("policy", "v1", "poddisruptionbudgets"),
+        ("networking.k8s.io", "v1", "ingresses"),
+        ("batch", "v1", "cronjobs"),
+    ]:
+        assert reg.lookup(group, version, plural) is not None, plural
+    assert list(reg.groups())[:3] == ["", "apps", "batch"]
