@@ -1,4 +1,4 @@
-"""Workload controllers: Deployment -> ReplicaSet -> Pods here; StatefulSet, Job in workloads.
+"""Workload controllers: Deployment -> ReplicaSet -> Pods here; others in ``workloads``.
 
 Level-triggered: any change to a watched kind marks the world dirty and every workload is
 reconciled against the store. All writes are idempotent, so the loop settles.
@@ -16,7 +16,7 @@ from typing import Any
 from .common import condition, owner_ref, pod_ready, template_hash
 from .errors import ApiError
 from .store import Event, Store, random_suffix
-from .workloads import reconcile_job, reconcile_statefulset
+from .workloads import reconcile_daemonset, reconcile_job, reconcile_statefulset
 
 log = logging.getLogger("fakekube.controllers")
 Obj = dict[str, Any]
@@ -24,6 +24,7 @@ WATCHED = {
     ("apps", "deployments"),
     ("apps", "replicasets"),
     ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
     ("batch", "jobs"),
     ("", "pods"),
 }
@@ -104,6 +105,8 @@ class Controllers:
             reconcile_statefulset(self, sts)
         for job in self.store.list(self.res("batch", "jobs"), None):
             reconcile_job(self, job)
+        for ds in self.store.list(self.res("apps", "daemonsets"), None):
+            reconcile_daemonset(self, ds)
 
     def set_status(self, group: str, plural: str, obj: Obj, status: Obj) -> None:
         if obj.get("status") == status:

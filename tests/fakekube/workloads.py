@@ -1,4 +1,4 @@
-"""StatefulSet and Job reconciliation (the Deployment path lives in ``controllers``)."""
+"""StatefulSet, Job and DaemonSet reconciliation (Deployments live in ``controllers``)."""
 
 from __future__ import annotations
 
@@ -136,3 +136,35 @@ def reconcile_job(ctl: Controllers, job: Obj) -> None:
     for key in [k for k, v in status.items() if v == 0]:
         del status[key]
     ctl.set_status("batch", "jobs", job, status)
+
+
+# ---- DaemonSet (one node: one pod) ---------------------------------------------------
+def reconcile_daemonset(ctl: Controllers, ds: Obj) -> None:
+    if ds["metadata"].get("deletionTimestamp"):
+        return
+    spec, ns, name = ds["spec"], ds["metadata"]["namespace"], ds["metadata"]["name"]
+    rev = template_hash(spec["template"])
+    pods = [p for p in ctl.children("", "pods", ds) if not p["metadata"].get("deletionTimestamp")]
+    current = [
+        p for p in pods if p["metadata"].get("labels", {}).get("controller-revision-hash") == rev
+    ]
+    for p in pods:
+        if p not in current or p is not current[0]:
+            ctl.store.delete(ctl.res("", "pods"), ns, p["metadata"]["name"])
+    if not current:
+        tmpl = copy.deepcopy(spec["template"])
+        meta = tmpl.get("metadata") or {}
+        meta.setdefault("labels", {})["controller-revision-hash"] = rev
+        meta.update({"name": f"{name}-{random_suffix()}", "ownerReferences": [owner_ref(ds)]})
+        ctl.create("", "pods", ns, {"metadata": meta, "spec": tmpl["spec"]})
+    ready = int(bool(current) and pod_ready(current[0]))
+    status: Obj = {
+        "observedGeneration": ds["metadata"].get("generation", 1),
+        "desiredNumberScheduled": 1,
+        "currentNumberScheduled": int(bool(pods)),
+        "updatedNumberScheduled": int(bool(current)),
+        "numberReady": ready,
+        "numberAvailable": ready,
+        "numberMisscheduled": 0,
+    }
+    ctl.set_status("apps", "daemonsets", ds, status)

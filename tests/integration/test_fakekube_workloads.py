@@ -506,3 +506,33 @@ def test_configmap_and_secret_volumes(
         what="both files",
     )
     assert log == "port=8080\nhunter2\n"
+
+
+def test_daemonset_runs_one_pod_on_the_node(
+    kube_api: k.ApiClient, namespace: str, busybox_image: str
+) -> None:
+    apps, v1 = k.AppsV1Api(kube_api), k.CoreV1Api(kube_api)
+    apps.create_namespaced_daemon_set(
+        namespace,
+        {
+            "metadata": {"name": "agent"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "c", "image": busybox_image, "command": ["sleep", "3600"]}
+                        ]
+                    },
+                },
+            },
+        },
+    )
+    wait_for(
+        lambda: apps.read_namespaced_daemon_set("agent", namespace).status.number_ready == 1,
+        30,
+        what="agent ready",
+    )
+    pods = v1.list_namespaced_pod(namespace, label_selector="app=agent").items
+    assert len(pods) == 1 and pods[0].metadata.owner_references[0].kind == "DaemonSet"
