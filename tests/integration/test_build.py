@@ -33,18 +33,26 @@ LABELS = {"loopdev-test": "1"}
 LAYERS: list[str] = []  # intermediate images our builds made (a failed build leaves some)
 
 
+def _remove_test_builds(c: docker.DockerClient) -> None:
+    """Remove every image these tests tagged, this run's and any interrupted run's.
+
+    A leftover image keeps its layers in the classic builder's cache, and a cached RUN step
+    prints nothing: tests that read a step's output would then fail on a second run.
+    """
+    for image in c.images.list(filters={"label": "loopdev-test=1"}):
+        if image.tags and all(t.startswith("loopdev-it-") for t in image.tags):
+            for tag in image.tags:
+                with contextlib.suppress(docker.errors.APIError):
+                    c.images.remove(tag, force=True)
+
+
 @pytest.fixture(scope="session")
 def client() -> Iterator[docker.DockerClient]:
-    try:
-        c = docker.from_env()
-        c.ping()
-    except docker.errors.DockerException:
-        pytest.skip("Docker engine not reachable")
+    c = docker.from_env()  # scripts/test guarantees an engine: fail loudly, never skip
+    c.ping()
+    _remove_test_builds(c)
     yield c
-    for image in c.images.list(filters={"label": "loopdev-test=1"}):
-        if any(t.startswith(PREFIX) for t in image.tags):
-            for tag in image.tags:
-                c.images.remove(tag, force=True)
+    _remove_test_builds(c)
     for layer in reversed(LAYERS):  # children first; still-shared layers refuse: fine
         with contextlib.suppress(docker.errors.APIError):
             c.images.remove(layer)
