@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -107,30 +108,41 @@ def test_up_plain_runs_until_ctrl_c_and_leaves_the_cluster_as_it_is(
 ) -> None:
     path = write_project(tmp_path, "itup", namespace)
     env = {**os.environ, "KUBECONFIG": str(fake_cluster.kubeconfig), "NO_COLOR": "1"}
+    # One merged pipe, read by a thread: a full, unread stderr pipe would block `up`, and a
+    # bare `for line in stdout` has no deadline of its own.
     proc = subprocess.Popen(
         [sys.executable, "-m", "loopdev", "-f", str(path), "up", "--no-tui"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     lines: list[str] = []
-    try:
+    ready = threading.Event()
+
+    def read() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
             if line.startswith("web") and "ready" in line:
-                break
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(90), "".join(lines)
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
         stopped_in = time.monotonic() - started
+        reader.join(5)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, err
+    output = "".join(lines)
+    assert proc.returncode == 0, output
     assert stopped_in < 5, stopped_in
-    assert "resources keep running" in out + err
+    assert "resources keep running" in output
     assert any(x.startswith("web") and "ready" in x for x in lines), "".join(lines)
     assert fake_cluster.get_object("apps", "deployments", namespace, "web") is not None
 
