@@ -103,8 +103,9 @@ def test_remote_context_is_refused_before_any_request(tmp_path: Path, fake_clust
     assert len(fake_cluster.requests()) == requests
 
 
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
 def test_up_plain_runs_until_ctrl_c_and_leaves_the_cluster_as_it_is(
-    tmp_path: Path, fake_cluster, namespace: str, busybox_image: str
+    tmp_path: Path, fake_cluster, namespace: str, busybox_image: str, stop_signal: int
 ) -> None:
     path = write_project(tmp_path, "itup", namespace)
     env = {**os.environ, "KUBECONFIG": str(fake_cluster.kubeconfig), "NO_COLOR": "1"}
@@ -132,7 +133,7 @@ def test_up_plain_runs_until_ctrl_c_and_leaves_the_cluster_as_it_is(
     try:
         assert ready.wait(90), "".join(lines)
         started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         proc.wait(timeout=10)
         stopped_in = time.monotonic() - started
         reader.join(5)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
+from loopdev.commands.signals import sigterm_as_ctrl_c
 from loopdev.commands.up import make_presenter, open_session, session_options
 from loopdev.errors import DeployError
 
@@ -31,6 +32,7 @@ def command(
     down: bool,
 ) -> None:
     """Build, deploy and wait until every resource is ready; exit 1 on failure or timeout."""
+    sigterm_as_ctrl_c()
     session = open_session(
         opts,
         "ci",

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
+from loopdev.commands.signals import sigterm_as_ctrl_c
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,6 +77,7 @@ def command(
     no_live: bool,
 ) -> None:
     """Build, deploy and watch the project until Ctrl-C (resources keep running)."""
+    sigterm_as_ctrl_c()
     tui = output is None and not no_tui and sys.stdout.isatty()
     session = open_session(
         opts,
