@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from loopdev.config.load import load_from_options
 from loopdev.engine import actions as a
 from loopdev.engine.session import Session, ci_verdict, load_reconcilers
 from loopdev.engine.state import EngineState, ResourceStatus
+from loopdev.output import PlainOutput
 from loopdev.reconcilers.build import BuildReconciler
 from loopdev.reconcilers.deploy import DeployReconciler
 from loopdev.reconcilers.logs import LogsReconciler
@@ -276,3 +278,27 @@ async def test_a_failing_subscriber_ends_up_with_an_error_instead_of_hanging(
     session.store.subscribe(broken)
     with pytest.raises(LoopdevError, match="presenter bug"):
         await asyncio.wait_for(session.run_forever(), 5)
+
+
+SECRET = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+stringData:
+  password: s3cr3t-pass-7731
+"""
+
+
+async def test_rendered_secret_values_are_masked_in_output(tmp_path: Path) -> None:
+    """A container log line that prints a rendered Secret's value is shown masked."""
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder, app=deployment() + "---\n" + SECRET)
+    session.settle = 0.0
+    out = io.StringIO()
+    PlainOutput(out).attach(session.store, session.logs)
+    assert (await session.run_until_ready(5)).ok
+    session.logs.append("web", "db password is s3cr3t-pass-7731", "web-1/web")
+    await asyncio.sleep(0)
+    assert "db password is" in out.getvalue()
+    assert "s3cr3t-pass-7731" not in out.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from loopdev.engine.logs import LogStore
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.store import Store
 from loopdev.local.process import group_members
+from loopdev.output import PlainOutput
 from loopdev.reconcilers.local import LocalReconciler
 
 
@@ -137,3 +139,21 @@ async def test_shutdown_is_fast_even_when_sigterm_is_ignored(tmp_path: Path) -> 
         started = loop.time()
     assert loop.time() - started < 2.0
     assert pid is not None and group_members(pid) == []
+
+
+async def test_secret_named_env_values_never_reach_output(tmp_path: Path) -> None:
+    """A serve command that echoes its token: plain output shows the mask, never the value."""
+    token = "tok-9f8e7d6c5b4a"
+    serve = LocalCommand(
+        name="api",
+        serve='echo "connecting with $API_TOKEN"; sleep 30',
+        env={"API_TOKEN": token},
+        workdir=tmp_path,
+    )
+    out = io.StringIO()
+    async with session(_loopfile(tmp_path, serve)) as s:
+        PlainOutput(out).attach(s.ctx.store, s.ctx.logs)
+        await s.until(lambda: any("connecting" in t for t in s.ctx.logs.tail("api", 5)))
+        await s.ctx.store.settled()
+    assert "connecting with" in out.getvalue()
+    assert token not in out.getvalue()

@@ -25,18 +25,25 @@ from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.scheduler import blocked
 from loopdev.engine.state import EngineState, ResourceStatus
 from loopdev.errors import ClusterUnreachable, LoopdevError
+from loopdev.redact import REDACTOR
 from loopdev.render import render_objects
 from loopdev.render.resources import workload_resources
 
 
 def render_for(ctx: SessionContext) -> list[dict[str, Any]]:
-    """The objects to apply now (blocking: run in a thread)."""
-    return render_objects(
+    """The objects to apply now (blocking: run in a thread).
+
+    Secret values are registered with the redactor here, before anything can print them
+    (container logs that echo a password included).
+    """
+    objects = render_objects(
         ctx.config,
         dict(ctx.image_refs),
         set_values=ctx.options.set_values,
         values_files=tuple(Path(v) for v in ctx.options.values_files),
     )
+    REDACTOR.add_manifests(objects)
+    return objects
 
 
 def images_of(objects: Sequence[dict[str, Any]], refs: dict[str, str]) -> set[str]:

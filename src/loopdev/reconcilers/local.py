@@ -17,6 +17,7 @@ from loopdev.engine.scheduler import ready_to_start
 from loopdev.engine.state import EngineState, ResourceStatus
 from loopdev.local.deps import matching
 from loopdev.local.runner import LocalRunner
+from loopdev.redact import REDACTOR
 
 
 class LocalReconciler:
@@ -30,6 +31,8 @@ class LocalReconciler:
         specs = dict(ctx.config.local)
         if not specs:
             return
+        for spec in specs.values():  # secret-named env values never reach output
+            REDACTOR.add_env(spec.env)
         inbox: asyncio.Queue[tuple[EngineState, Sequence[a.Action]]] = asyncio.Queue()
         ctx.store.subscribe(lambda state, batch: inbox.put_nowait((state, batch)))
         for spec in specs.values():
