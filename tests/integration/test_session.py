@@ -103,9 +103,18 @@ def test_remote_context_is_refused_before_any_request(tmp_path: Path, fake_clust
     assert len(fake_cluster.requests()) == requests
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def _ignore_sigint() -> None:
+    """What a non-interactive shell does to a job it starts with `&`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop_signal", "preexec"),
+    [(signal.SIGINT, None), (signal.SIGTERM, None), (signal.SIGTERM, _ignore_sigint)],
+    ids=["ctrl-c", "term", "term-from-a-background-job"],
+)
 def test_up_plain_runs_until_ctrl_c_and_leaves_the_cluster_as_it_is(
-    tmp_path: Path, fake_cluster, namespace: str, busybox_image: str, stop_signal: int
+    tmp_path: Path, fake_cluster, namespace: str, busybox_image: str, stop_signal: int, preexec
 ) -> None:
     path = write_project(tmp_path, "itup", namespace)
     env = {**os.environ, "KUBECONFIG": str(fake_cluster.kubeconfig), "NO_COLOR": "1"}
@@ -117,6 +126,7 @@ def test_up_plain_runs_until_ctrl_c_and_leaves_the_cluster_as_it_is(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=preexec,
     )
     lines: list[str] = []
     ready = threading.Event()

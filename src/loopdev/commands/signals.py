@@ -18,6 +18,14 @@ def _as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def sigterm_as_ctrl_c() -> None:
-    """Make SIGTERM behave like Ctrl-C in this process (main thread only)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _as_interrupt)
+    """Make SIGTERM behave like Ctrl-C in this process (main thread only).
+
+    A job started with `&` by a non-interactive shell inherits SIGINT as ignored; asyncio
+    then installs no Ctrl-C handler and a relayed SIGINT would be lost, so the default
+    handler is put back first.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _as_interrupt)
