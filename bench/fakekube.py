@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +52,24 @@ def main() -> None:
     print(
         f"start (construct + serve + first request): p50 {statistics.median(starts) * 1000:.0f} ms"
         f"  max {max(starts) * 1000:.0f} ms  (n={len(starts)})"
+    )
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakekube", "--kubeconfig", str(tmp / "standalone")],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    cold = time.perf_counter() - t0
+    proc.terminate()
+    proc.wait(30)
+    proc.stdout.close()
+    print(
+        f"cold start of `python -m tests.fakekube` (imports included): {cold * 1000:.0f} ms "
+        f"({line.split()[2] if line else 'no output'})"
     )
 
     api = cluster.api_client()

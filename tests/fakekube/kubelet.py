@@ -7,9 +7,11 @@ and a container waiting for its exit never starves other work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +50,33 @@ class Kubelet:
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+    async def call_unbounded(self, fn: Callable[..., T], *args: Any) -> T:
+        """For calls that may block forever (container waits, log follows): a daemon thread,
+        so a process that exits without ``close()`` is not held up joining pool workers."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            if fut.done():
+                return
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)
+
+        def run() -> None:
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(settle, None, exc)
+                return
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                loop.call_soon_threadsafe(settle, result, None)
+
+        threading.Thread(target=run, name="fakekube-wait", daemon=True).start()
+        return await fut
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

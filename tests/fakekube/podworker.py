@@ -246,7 +246,7 @@ class PodWorker:
         self.event("Started", f"Started container {name}", name=name)
         probe_tasks = self._start_probe(cspec, st, cid)
         self.publish()
-        final = await self.k.call(dockerrt.wait, client, cid)
+        final = await self.k.call_unbounded(dockerrt.wait, client, cid)
         for task in probe_tasks:
             task.cancel()
         st.ready = False

@@ -210,7 +210,7 @@ class PodStreams:
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        fut = loop.run_in_executor(self.kubelet.pool, pump)
+        fut = asyncio.ensure_future(self.kubelet.call_unbounded(pump))
         sent = 0
         try:
             while (chunk := await queue.get()) is not None:
