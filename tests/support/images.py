@@ -72,7 +72,7 @@ def _have_image(client: docker.DockerClient, tag: str, recipe: str) -> bool:
 def _import(
     client: docker.DockerClient, data: bytes | Path, tag: str, recipe: str, cmd: str
 ) -> None:
-    """``docker import`` a rootfs tarball with labels (the SDK's import lacks ``changes``)."""
+    """``docker import`` a rootfs tarball with labels, CMD and PATH (Dockerfile changes)."""
     changes = [
         f"LABEL {TEST_LABEL}=1",
         f"LABEL loopdev-test.recipe={_recipe_hash(recipe)}",
@@ -80,16 +80,10 @@ def _import(
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     ]
     repo, _, version = tag.rpartition(":")
-    params: dict[str, object] = {"fromSrc": "-", "repo": repo, "tag": version, "changes": changes}
-    api = client.api
-    url = api._url("/images/create")
-    headers = {"Content-Type": "application/tar"}
     if isinstance(data, Path):
-        with data.open("rb") as fh:
-            resp = api._post(url, data=fh, params=params, headers=headers, timeout=None)
+        client.api.import_image(src=str(data), repository=repo, tag=version, changes=changes)
     else:
-        resp = api._post(url, data=data, params=params, headers=headers)
-    api._raise_for_status(resp)
+        client.api.import_image_from_data(data, repository=repo, tag=version, changes=changes)
     client.images.get(tag)  # proves the import landed
 
 
