@@ -27,6 +27,7 @@ from loopdev.engine.state import EngineState, ResourceStatus
 from loopdev.errors import ClusterUnreachable, LoopdevError
 from loopdev.redact import REDACTOR
 from loopdev.render import render_objects
+from loopdev.render.inputs import kustomize_dirs
 from loopdev.render.resources import workload_resources
 
 
@@ -52,10 +53,23 @@ def images_of(objects: Sequence[dict[str, Any]], refs: dict[str, str]) -> set[st
     return {name for name, ref in refs.items() if ref and ref in text}
 
 
+def source_trees(config: Any) -> list[Path]:
+    """Directories the deploy source reads: the chart (or Helm chart) directory, or a
+    kustomization and every local base, component and patch directory it references
+    (an edit to ``../base`` must redeploy an overlay). Re-read on each call: cheap, and a
+    kustomization that gains a base is followed at once."""
+    source = config.deploy.source
+    if source is None:
+        return []
+    if getattr(config.deploy, "kind", None) == "kustomize":
+        return kustomize_dirs(source)
+    return [source]
+
+
 def touches_deploy(ctx: SessionContext, paths: Iterable[str]) -> bool:
     """Does a changed file feed the renderer (chart, manifests, values)? Then redeploy."""
     cfg = ctx.config
-    dirs = [cfg.deploy.source] if cfg.deploy.source is not None else []
+    dirs = source_trees(cfg)
     files = {*cfg.deploy.values_files, *(Path(v) for v in ctx.options.values_files)}
     files = {f if f.is_absolute() else cfg.root / f for f in files}
     for raw in paths:
@@ -72,9 +86,7 @@ def touches_deploy(ctx: SessionContext, paths: Iterable[str]) -> bool:
 def deploy_inputs(ctx: SessionContext) -> tuple[list[str], list[str]]:
     """What to watch for redeploys: (trees watched whole, directories watched flat)."""
     cfg = ctx.config
-    trees: set[Path] = set()
-    if cfg.deploy.source is not None:
-        trees.add(cfg.deploy.source)
+    trees: set[Path] = set(source_trees(cfg))
     for pattern in cfg.deploy.manifests:
         parts = Path(pattern).parts
         static = [p for p in itertools.takewhile(lambda p: not set(p) & set("*?["), parts)]

@@ -25,6 +25,20 @@ def test_touches_deploy_for_manifests_chart_and_values(tmp_path: Path) -> None:
     assert not touches_deploy(chart, [str(tmp_path / "k8s/app.yaml")])
 
 
+def test_touches_deploy_follows_a_kustomize_overlay_into_its_base(tmp_path: Path) -> None:
+    """An edit in ../base changes what the overlay renders: it must redeploy."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/kustomization.yaml").write_text("resources: [app.yaml]\n")
+    overlay = tmp_path / "overlays/dev"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("resources: [../../base]\n")
+    c = ctx(tmp_path, source=overlay)
+    c.config.deploy.kind = "kustomize"
+    assert touches_deploy(c, [str(tmp_path / "base/app.yaml")])
+    assert touches_deploy(c, [str(overlay / "kustomization.yaml")])
+    assert not touches_deploy(c, [str(tmp_path / "src/main.py")])
+
+
 def test_images_of_finds_injected_references() -> None:
     objs = [{"spec": {"containers": [{"image": "api:loopdev-1"}]}}]
     assert images_of(objs, {"api": "api:loopdev-1", "web": "web:loopdev-2"}) == {"api"}
