@@ -181,7 +181,10 @@ class KubeClient:
         def run() -> dict[str, Any]:
             res = self._resource(api_version, kind)
             ns = namespace if res.namespaced else None
-            return res.get(name=name, namespace=ns, _request_timeout=self._timeout).to_dict()
+            found: dict[str, Any] = res.get(
+                name=name, namespace=ns, _request_timeout=self._timeout
+            ).to_dict()
+            return found
 
         try:
             return await self._call(run)
