@@ -1,7 +1,8 @@
 """File watching through ``watchfiles`` (the only module that imports it).
 
 ``watchfiles`` batches events itself: it returns once ``step`` ms pass without a new event
-(5 ms: a single save is handed over almost at once) or ``debounce`` ms after the first (50
+(10 ms: a single save is handed over almost at once; 5 ms measured ~5 ms faster per
+save but twice the idle wake-ups, over 1% of a core on a 100,000-file repository) or ``debounce`` ms after the first (50
 ms, so a burst arrives in few pieces). Deciding what is one update is left to
 ``loopdev.live.coalesce``. Each notify instance polls every ``step`` ms even when idle, so
 the shared watcher uses one: a flat watch of every kept directory (``live.roots``); a
@@ -93,7 +94,7 @@ async def watch_paths(
     recursive: list[str],
     flat: list[str],
     accept: Callable[[str], bool],
-    step_ms: int = 5,
+    step_ms: int = 10,
     debounce_ms: int = 50,
 ) -> AsyncIterator[RawBatch]:
     """Yield raw event batches from both watchers until cancelled."""
