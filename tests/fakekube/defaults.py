@@ -65,6 +65,21 @@ def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
         tmpl = spec.get("template", {}).get("spec")
         if isinstance(tmpl, dict):
             _pod_spec_defaults(tmpl)
+    elif kind == "DaemonSet" and isinstance(spec, dict):
+        spec.setdefault("revisionHistoryLimit", 10)
+        tmpl = spec.get("template", {}).get("spec")
+        if isinstance(tmpl, dict):
+            _pod_spec_defaults(tmpl)
+        # The real server answers a new DaemonSet with its required status counters at zero
+        # (clients read status.numberReady right after create, before any controller ran).
+        status = obj.setdefault("status", {})
+        for key in (
+            "currentNumberScheduled",
+            "desiredNumberScheduled",
+            "numberMisscheduled",
+            "numberReady",
+        ):
+            status.setdefault(key, 0)
     elif kind == "Job" and isinstance(spec, dict):
         spec.setdefault("completions", 1)
         spec.setdefault("parallelism", 1)

@@ -156,3 +156,14 @@ def test_common_stored_kinds_are_served() -> None:
     ]:
         assert reg.lookup(group, version, plural) is not None, plural
     assert list(reg.groups())[:3] == ["", "apps", "batch"]
+
+
+def test_new_daemonset_has_zeroed_status_like_the_real_server() -> None:
+    """Clients read status.numberReady right after create; None there crashed a wait loop."""
+    from tests.fakekube.defaults import apply_defaults
+
+    res = Registry().lookup("apps", "v1", "daemonsets")
+    assert res is not None
+    obj = {"metadata": {"name": "agent"}, "spec": {"template": {"spec": {"containers": []}}}}
+    apply_defaults(res, obj)
+    assert obj["status"]["numberReady"] == 0 and obj["status"]["desiredNumberScheduled"] == 0
