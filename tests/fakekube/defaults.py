@@ -65,6 +65,11 @@ def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
         tmpl = spec.get("template", {}).get("spec")
         if isinstance(tmpl, dict):
             _pod_spec_defaults(tmpl)
+        # As the real server does, a new object has a status (replicas is required in the
+        # StatefulSet and ReplicaSet status) before any controller runs.
+        status = obj.setdefault("status", {})
+        if kind != "Deployment":
+            status.setdefault("replicas", 0)
     elif kind == "DaemonSet" and isinstance(spec, dict):
         spec.setdefault("revisionHistoryLimit", 10)
         tmpl = spec.get("template", {}).get("spec")

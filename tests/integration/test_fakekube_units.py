@@ -167,3 +167,13 @@ def test_new_daemonset_has_zeroed_status_like_the_real_server() -> None:
     obj = {"metadata": {"name": "agent"}, "spec": {"template": {"spec": {"containers": []}}}}
     apply_defaults(res, obj)
     assert obj["status"]["numberReady"] == 0 and obj["status"]["desiredNumberScheduled"] == 0
+
+
+def test_new_statefulset_has_a_status_before_its_controller_runs() -> None:
+    from tests.fakekube.defaults import apply_defaults
+
+    res = Registry().lookup("apps", "v1", "statefulsets")
+    assert res is not None
+    obj = {"metadata": {"name": "db"}, "spec": {"template": {"spec": {"containers": []}}}}
+    apply_defaults(res, obj)
+    assert obj["status"] == {"replicas": 0}
