@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,7 +302,6 @@ async def test_build_args_and_target_reach_the_build(project: Path, busybox: str
     assert not any("prod-stage-ran" in ln for ln in run.lines[api])
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI as the oracle")
 async def test_our_context_set_equals_what_the_docker_cli_sends(
     project: Path, busybox: str, client: docker.DockerClient
 ) -> None:

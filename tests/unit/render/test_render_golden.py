@@ -8,7 +8,6 @@ file hashes.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -53,8 +52,6 @@ def test_golden(example: str, profile: str | None) -> None:
         command="render",
         env={},
     )
-    if config.deploy.kind == "kustomize" and not shutil.which("kubectl"):
-        pytest.skip("kubectl is not installed")
     refs = {img.name: f"{img.name}:loopdev-golden0000000" for img in config.images.values()}
     text = to_yaml(render_objects(config, refs))
     golden = GOLDEN / example / f"{profile or 'default'}.yaml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -127,10 +126,6 @@ def test_missing_helm_names_what_to_install(
     assert info.value.hint and "install Helm" in info.value.hint
 
 
-needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-
-
-@needs_kubectl
 def test_kustomize_error_carries_kubectls_message(tmp_path: Path) -> None:
     write_files(tmp_path, {"k/kustomization.yaml": "resources: [missing.yaml]\n"})
     config = make_config(tmp_path, Deploy(kind="kustomize", source=tmp_path / "k"))
