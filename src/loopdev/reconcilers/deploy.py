@@ -61,15 +61,21 @@ def source_trees(config: Any) -> list[Path]:
     source = config.deploy.source
     if source is None:
         return []
-    if getattr(config.deploy, "kind", None) == "kustomize":
+    if config.deploy.kind == "kustomize":
         return kustomize_dirs(source)
     return [source]
 
 
-def touches_deploy(ctx: SessionContext, paths: Iterable[str]) -> bool:
-    """Does a changed file feed the renderer (chart, manifests, values)? Then redeploy."""
+def touches_deploy(
+    ctx: SessionContext, paths: Iterable[str], dirs: list[Path] | None = None
+) -> bool:
+    """Does a changed file feed the renderer (chart, manifests, values)? Then redeploy.
+
+    ``dirs``: the source trees when the caller already has them (a per-event filter must not
+    re-read kustomization files for every event)."""
     cfg = ctx.config
-    dirs = source_trees(cfg)
+    if dirs is None:
+        dirs = source_trees(cfg)
     files = {*cfg.deploy.values_files, *(Path(v) for v in ctx.options.values_files)}
     files = {f if f.is_absolute() else cfg.root / f for f in files}
     for raw in paths:
@@ -144,8 +150,11 @@ class DeployReconciler:
         trees, flat = deploy_inputs(ctx)
         if not trees and not flat:
             return
+        sources = source_trees(ctx.config)  # fixed for this watch, like its roots
         try:
-            async for batch in watch_paths(trees, flat, lambda p: touches_deploy(ctx, [p])):
+            async for batch in watch_paths(
+                trees, flat, lambda p: touches_deploy(ctx, [p], sources)
+            ):
                 if self.passes and (batch.added or batch.modified or batch.deleted):
                     self._wake.set()
         except LoopdevError as err:

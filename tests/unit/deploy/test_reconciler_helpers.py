@@ -9,8 +9,12 @@ from loopdev.reconcilers.logs import streams_wanted
 from loopdev.reconcilers.status import pods_by_resource, with_timeout
 
 
-def ctx(tmp: Path, source: Path | None = None, manifests: tuple[str, ...] = ()) -> SimpleNamespace:
-    deploy = SimpleNamespace(source=source, manifests=manifests, values_files=(tmp / "v.yaml",))
+def ctx(
+    tmp: Path, source: Path | None = None, manifests: tuple[str, ...] = (), kind: str = "chart"
+) -> SimpleNamespace:
+    deploy = SimpleNamespace(
+        kind=kind, source=source, manifests=manifests, values_files=(tmp / "v.yaml",)
+    )
     config = SimpleNamespace(root=tmp, deploy=deploy)
     return SimpleNamespace(config=config, options=SimpleNamespace(values_files=("extra.yaml",)))
 
@@ -32,8 +36,7 @@ def test_touches_deploy_follows_a_kustomize_overlay_into_its_base(tmp_path: Path
     overlay = tmp_path / "overlays/dev"
     overlay.mkdir(parents=True)
     (overlay / "kustomization.yaml").write_text("resources: [../../base]\n")
-    c = ctx(tmp_path, source=overlay)
-    c.config.deploy.kind = "kustomize"
+    c = ctx(tmp_path, source=overlay, kind="kustomize")
     assert touches_deploy(c, [str(tmp_path / "base/app.yaml")])
     assert touches_deploy(c, [str(overlay / "kustomization.yaml")])
     assert not touches_deploy(c, [str(tmp_path / "src/main.py")])
