@@ -1,16 +1,18 @@
-"""Parse YAML into plain data plus a side table of line/column marks.
+"""Parse YAML into plain data, keeping the composed node tree to locate any path later.
 
-Why a side table: jsonschema and the profile merge work on plain dicts, but every problem
-must still name the line it came from. ``Marks`` maps a key path to where its value (and,
-for mapping entries, its key) starts in the file.
+Why the node tree instead of a path -> mark table: marks are needed only for the few paths
+that have a problem, so they are found on demand by walking the nodes. Building a table for
+every node cost as much as composing the document (measured: bench/load_loopfile.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from loopdev.config.problems import Mark, Path_, Problems
 
@@ -25,49 +27,95 @@ _SCALARS: dict[str, Any] = {
 }
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+Pair = tuple[Node, Node]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Marks:
-    """Where each value (``values``) and each mapping key (``keys``) starts: path -> mark.
+    """Where the value at a key path, and the key introducing it, start in the file.
 
-    ``layers`` are overlays (a profile's marks under its prefix), consulted newest first, so
-    applying a profile costs O(1) instead of copying every mark of the file.
+    ``layers`` are overlays (a profile's subtree under its prefix), consulted newest first, so
+    that after a profile is merged, its paths point into the profile.
     """
 
-    values: dict[Path_, Any] = field(default_factory=dict)  # Mark, or a yaml mark (lazy)
-    keys: dict[Path_, Any] = field(default_factory=dict)
+    root: Node | None = None
     layers: tuple[tuple[Marks, Path_], ...] = ()
 
     def overlay(self, source: Marks, prefix: Path_) -> Marks:
         """These marks with ``source``'s marks under ``prefix`` taking precedence."""
-        return Marks(self.values, self.keys, (*self.layers, (source, prefix)))
-
-    def _exact(self, table: str, path: Path_) -> Mark | None:
-        for source, prefix in reversed(self.layers):
-            found = getattr(source, table).get(prefix + path) if path else None
-            if found is not None:
-                return _mark(found)
-        result = getattr(self, table).get(path)
-        return None if result is None else _mark(result)
+        return Marks(self.root, (*self.layers, (source, prefix)))
 
     def value_at(self, path: Path_) -> Mark:
         """The mark of the deepest node on ``path`` that exists (the document start at worst)."""
         for end in range(len(path), -1, -1):
-            mark = self._exact("values", path[:end])
-            if mark is not None:
-                return mark
+            found = self._exact(path[:end])
+            if found is not None:
+                return _mark(found[1].start_mark)
         return Mark(1, 1)
 
     def key_at(self, path: Path_) -> Mark:
         """The mark of the key that introduces ``path``, else of its value."""
-        return self._exact("keys", path) or self.value_at(path)
+        found = self._exact(path)
+        if found is not None and found[0] is not None:
+            return _mark(found[0].start_mark)
+        return self.value_at(path)
+
+    def _exact(self, path: Path_) -> tuple[Node | None, Node] | None:
+        if path:
+            for source, prefix in reversed(self.layers):
+                found = _find(source.root, prefix + path)
+                if found is not None:
+                    return found
+        return _find(self.root, path)
+
+
+def _find(root: Node | None, path: Path_) -> tuple[Node | None, Node] | None:
+    """The (key node, value node) at ``path`` under ``root``, as the data was built."""
+    if root is None:
+        return None
+    key: Node | None = None
+    node = root
+    for part in path:
+        if isinstance(node, MappingNode) and isinstance(part, str):
+            pair = next((p for p in entries(node) if p[0].value == part), None)
+            if pair is None:
+                return None
+            key, node = pair
+        elif isinstance(node, SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                return None
+            key, node = None, node.value[part]
+        else:
+            return None
+    return key, node
+
+
+def entries(node: MappingNode) -> Iterator[Pair]:
+    """A mapping's scalar-keyed entries in precedence order: its own, then merged (``<<``)."""
+    for pair in node.value:
+        if pair[0].tag != _MERGE and isinstance(pair[0], ScalarNode):
+            yield pair
+    for source in _merge_sources(node):
+        yield from entries(source)
+
+
+def _merge_sources(node: MappingNode) -> list[MappingNode]:
+    sources: list[MappingNode] = []
+    for key, value in node.value:
+        if key.tag == _MERGE:
+            items = value.value if isinstance(value, SequenceNode) else [value]
+            sources += [item for item in items if isinstance(item, MappingNode)]
+    return sources
 
 
 @dataclass
 class Document:
     data: Any
     marks: Marks
+
+
+class _Irregular(Exception):
+    """The fast conversion met something to report; the located conversion takes over."""
 
 
 def parse_yaml(text: str, problems: Problems) -> Document | None:
@@ -80,16 +128,21 @@ def parse_yaml(text: str, problems: Problems) -> Document | None:
     except yaml.YAMLError as err:  # pragma: no cover - libyaml reader errors without a mark
         problems.add_at(Mark(1, 1), (), f"invalid YAML: {err}, expected a YAML document")
         return None
-    marks = Marks()
     if node is None:
-        return Document(None, marks)
-    return Document(_convert(node, (), marks, problems), marks)
+        return Document(None, Marks())
+    try:
+        data = _convert(node, None, problems)
+    except (_Irregular, RecursionError):  # a problem, or an alias inside its own anchor
+        try:
+            data = _convert(node, (), problems)
+        except RecursionError:
+            problems.add_at(Mark(1, 1), (), "nested too deeply, expected a loopfile")
+            return None
+    return Document(data, Marks(node))
 
 
 def _mark(m: Any) -> Mark:
-    """A 1-based Mark from a 0-based yaml mark (stored raw: converting costs, lookups are rare)."""
-    if isinstance(m, Mark):
-        return m
+    """A 1-based Mark from a 0-based yaml mark."""
     return Mark(m.line + 1, m.column + 1) if m is not None else Mark(1, 1)
 
 
@@ -105,41 +158,102 @@ def _syntax_message(err: yaml.MarkedYAMLError, text: str) -> str:
     return f"invalid YAML: {problem}{context}, expected well-formed YAML"
 
 
-def _convert(node: yaml.Node, path: Path_, marks: Marks, problems: Problems) -> Any:
-    marks.values[path] = node.start_mark
-    tag = node.tag
-    if tag == _STR:
+def _convert(node: Node, path: Path_ | None, problems: Problems) -> Any:
+    """Plain data for ``node``. With ``path`` None (the fast pass) any problem raises
+    ``_Irregular``; with a path, problems are reported at their keys and skipped."""
+    if node.tag == _STR:
         return node.value
-    if isinstance(node, yaml.MappingNode):
-        return _convert_mapping(node, path, marks, problems)
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), marks, problems) for i, item in enumerate(node.value)]
-    construct = _SCALARS.get(tag)
+    if isinstance(node, MappingNode):
+        return _convert_mapping(node, path, problems)
+    if isinstance(node, SequenceNode):
+        if path is None:
+            return [_convert(item, None, problems) for item in node.value]
+        return _convert_sequence(node, path, problems)
+    construct = _SCALARS.get(node.tag)
     return construct(node) if construct else node.value  # timestamps etc. stay as written
 
 
-def _convert_mapping(
-    node: yaml.MappingNode, path: Path_, marks: Marks, problems: Problems
-) -> dict[str, Any]:
-    if any(k.tag == _MERGE for k, _ in node.value):
-        _constructor.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
+def _convert_mapping(node: MappingNode, path: Path_ | None, problems: Problems) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    merged = False
     for key_node, value_node in node.value:
-        key_mark = key_node.start_mark
-        if not isinstance(key_node, yaml.ScalarNode):
+        if key_node.tag == _MERGE:
+            merged = True
+            continue
+        if not isinstance(key_node, ScalarNode):
+            if path is None:
+                raise _Irregular
             msg = "a key is a mapping or list, expected a plain name"
-            problems.add_at(_mark(key_mark), path, msg)
+            problems.add_at(_mark(key_node.start_mark), path, msg)
             continue
         key = key_node.value
-        child = (*path, key)
         if key in out:
-            first = _mark(marks.keys[child])
-            problems.add_at(
-                _mark(key_mark),
-                child,
-                f"duplicate key (first at line {first.line}), expected it once",
-            )
+            if path is None:
+                raise _Irregular
+            _duplicate(node, key_node, (*path, key), problems)
             continue
-        marks.keys[child] = key_mark
-        out[key] = _convert(value_node, child, marks, problems)
+        if path is None:
+            out[key] = _convert(value_node, None, problems)
+        elif _contains_itself(value_node, node):
+            msg = "this value contains itself through an alias, expected a tree"
+            problems.add_at(_mark(key_node.start_mark), (*path, key), msg)
+        else:
+            out[key] = _convert(value_node, (*path, key), problems)
+    if merged:
+        _merge_into(out, node, path, problems)
     return out
+
+
+def _convert_sequence(node: SequenceNode, path: Path_, problems: Problems) -> list[Any]:
+    out: list[Any] = []
+    for i, item in enumerate(node.value):
+        if _contains_itself(item, node):
+            msg = "this list contains itself through an alias, expected a tree"
+            problems.add_at(_mark(node.start_mark), (*path, i), msg)
+        else:
+            out.append(_convert(item, (*path, i), problems))
+    return out
+
+
+def _contains_itself(value: Node, parent: Node) -> bool:
+    """Whether ``value`` is ``parent`` or holds it (an alias to an enclosing anchor)."""
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if node is parent:
+            return True
+        if id(node) in seen or isinstance(node, ScalarNode):
+            continue
+        seen.add(id(node))
+        for item in node.value:
+            stack.extend(item if isinstance(item, tuple) else (item,))
+    return False
+
+
+def _merge_into(
+    out: dict[str, Any], node: MappingNode, path: Path_ | None, problems: Problems
+) -> None:
+    """YAML merge keys (``<<: *base``): merged entries fill in keys the mapping lacks."""
+    for key_node, value in node.value:
+        if key_node.tag != _MERGE:
+            continue
+        items = value.value if isinstance(value, SequenceNode) else [value]
+        if not all(isinstance(item, MappingNode) for item in items):
+            if path is None:
+                raise _Irregular
+            msg = (
+                "a merge key (<<) takes a mapping, expected an alias to a mapping or a list of them"
+            )
+            problems.add_at(_mark(key_node.start_mark), path, msg)
+            continue
+        for source in items:
+            for name, item in _convert_mapping(source, path, problems).items():
+                out.setdefault(name, item)
+
+
+def _duplicate(node: MappingNode, key_node: Node, path: Path_, problems: Problems) -> None:
+    first = next(k for k, _ in node.value if k.tag != _MERGE and k.value == key_node.value)
+    line = first.start_mark.line + 1
+    msg = f"duplicate key (first at line {line}), expected it once"
+    problems.add_at(_mark(key_node.start_mark), path, msg)

@@ -61,3 +61,56 @@ def test_find_loopfile_walks_up_and_names_where_it_looked(
     with pytest.raises(UsageError) as err:
         find_loopfile(None, elsewhere)
     assert f"no loopfile.yaml in {elsewhere.resolve()}" in err.value.message
+
+
+def test_merge_keys_fill_in_and_own_keys_override_without_a_duplicate_error() -> None:
+    problems = Problems("f.yaml")
+    text = "base: &b {a: 1, b: 2}\nx:\n  <<: *b\n  a: 3\n"
+    doc = parse_yaml(text, problems)
+    assert doc is not None and not problems.items
+    assert doc.data["x"] == {"a": 3, "b": 2}
+    assert doc.marks.key_at(("x", "a")) == Mark(4, 3)  # own key
+    assert doc.marks.value_at(("x", "b")) == Mark(1, 20)  # merged: where it is written
+
+
+def test_merge_list_earlier_sources_win() -> None:
+    text = "p: &p {a: 1}\nq: &q {a: 2, b: 2}\nx:\n  <<: [*p, *q]\n"
+    doc = parse_yaml(text, Problems("f.yaml"))
+    assert doc is not None and doc.data["x"] == {"a": 1, "b": 2}
+
+
+def test_merge_of_a_scalar_is_a_problem_at_the_merge_key() -> None:
+    problems = Problems("f.yaml")
+    doc = parse_yaml("s: &s text\nx:\n  <<: *s\n  a: 1\n", problems)
+    assert doc is not None and doc.data["x"] == {"a": 1}
+    (problem,) = problems.items
+    assert (problem.line, problem.col, problem.path) == (3, 3, "x")
+
+
+def test_alias_inside_its_own_anchor_is_a_problem_not_a_crash() -> None:
+    for text, where in [
+        ("a: &x\n  b: *x\n", (2, 3, "a.b")),
+        ("a: &x [1, *x]\n", (1, 4, "a[1]")),
+        ("a: &x [[*x]]\n", (1, 4, "a[0]")),
+    ]:
+        problems = Problems("f.yaml")
+        assert parse_yaml(text, problems) is not None
+        (problem,) = problems.items
+        assert (problem.line, problem.col, problem.path) == where, text
+        assert "contains itself" in problem.message
+
+
+def test_problems_found_late_still_report_every_earlier_one() -> None:
+    """The fast pass stops at the first problem; the located pass must report all of them."""
+    problems = Problems("f.yaml")
+    parse_yaml("a: 1\na: 2\nb:\n  c: 1\n  c: 2\n", problems)
+    assert [(p.line, p.path) for p in problems.items] == [(2, "a"), (5, "b.c")]
+
+
+def test_marks_of_a_deeply_nested_document_do_not_need_a_table() -> None:
+    text = "".join("  " * i + f"k{i}:\n" for i in range(50)) + "  " * 50 + "leaf\n"
+    doc = parse_yaml(text, Problems("f.yaml"))
+    assert doc is not None
+    path = tuple(f"k{i}" for i in range(50))
+    assert doc.marks.value_at(path) == Mark(51, 101)
+    assert doc.marks.key_at(path) == Mark(50, 99)
