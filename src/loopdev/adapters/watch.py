@@ -1,9 +1,9 @@
 """File watching through ``watchfiles`` (the only module that imports it).
 
 ``watchfiles`` batches events itself: it returns once ``step`` ms pass without a new event
-(10 ms: a single save is handed over almost at once; 5 ms measured ~5 ms faster per
-save but twice the idle wake-ups, over 1% of a core on a 100,000-file repository) or ``debounce`` ms after the first (50
-ms, so a burst arrives in few pieces). Deciding what is one update is left to
+(10 ms: a single save is handed over almost at once; 5 ms measured ~5 ms faster per save
+but twice the idle wake-ups, over 1% of a core on a 100,000-file repository) or ``debounce``
+ms after the first (50 ms, so a burst arrives in few pieces). Deciding what is one update is left to
 ``loopdev.live.coalesce``. Each notify instance polls every ``step`` ms even when idle, so
 the shared watcher uses one: a flat watch of every kept directory (``live.roots``); a
 recursive instance is started only for paths passed as ``recursive``.

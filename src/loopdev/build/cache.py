@@ -19,9 +19,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import platformdirs
-
 from loopdev.build.context import DirCache, Entry, Listing
+from loopdev.cachedir import cache_root
 
 _FORMAT = 2
 _RACY_NS = 1_000_000_000
@@ -31,12 +30,6 @@ _KEEP_FILES = 64  # contexts (x ignore sets) remembered
 
 Key = tuple[int, int]  # size, mtime_ns
 Table = dict[str, tuple[int, int, str]]
-
-
-def cache_root() -> Path:
-    """Where digest caches live; ``LOOPDEV_CACHE_DIR`` overrides (tests, benches)."""
-    env = os.environ.get("LOOPDEV_CACHE_DIR")
-    return Path(env) if env else Path(platformdirs.user_cache_dir("loopdev"))
 
 
 def hash_file(path: str) -> str:

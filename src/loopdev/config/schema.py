@@ -1,7 +1,8 @@
 """The loopfile JSON Schema: loading the shipped copy and a fast validator over it.
 
-The verdict always comes from jsonschema's Draft 2020-12 validator over loopfile.schema.json;
-``schema_errors`` turns its errors into located, human messages.
+Errors always come from jsonschema's Draft 2020-12 validator over loopfile.schema.json, and
+``schema_errors`` turns them into located, human messages; ``schema_verdict`` answers the
+common "is it valid?" first, faster.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:  # imported when first needed: importing jsonschema costs ~110 ms
+    from jsonschema import Draft202012Validator
 
 _NOT_VALIDATED = {"$defs", "description", "title", "$comment", "examples", "default"}
 _SCHEMA_MAPS = {"properties", "patternProperties", "dependentSchemas"}
@@ -33,6 +35,8 @@ def validator() -> Draft202012Validator:
     Why: resolving ``$ref`` costs jsonschema about half of a validation run, and the schema
     has no recursion, so inlining once gives an equivalent schema that validates twice as fast.
     """
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(inline_refs(schema()))
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import ValidationError
-
+from loopdev.config import schema_verdict
 from loopdev.config.problems import (
     Path_,
     Problems,
@@ -22,6 +21,9 @@ from loopdev.config.problems import (
 )
 from loopdev.config.schema import schema, validator
 from loopdev.config.source import Marks
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -55,6 +57,8 @@ _PATTERN_HINTS = {
 
 def check_schema(data: Any, marks: Marks, problems: Problems, prefix: Path_ = ()) -> None:
     """Add a located, worded problem for every schema violation in ``data``."""
+    if schema_verdict.is_valid(data):  # the usual case, without jsonschema's cost
+        return
     errors = list(validator().iter_errors(data))
     suggested: set[tuple[Path_, str]] = {
         (prefix + _path(e), "*") for e in errors if e.validator == "dependentRequired"

@@ -15,16 +15,15 @@ import threading
 from pathlib import Path
 from types import CodeType
 
-import platformdirs
 from jinja2 import BytecodeCache, FileSystemBytecodeCache
 from jinja2.bccache import Bucket
 
 from loopdev import __version__
+from loopdev.cachedir import cache_root
 
 
 def _disk_dir() -> Path:
-    base = os.environ.get("LOOPDEV_CACHE_DIR") or platformdirs.user_cache_dir("loopdev")
-    return Path(base) / f"jinja-{__version__}"
+    return cache_root() / f"jinja-{__version__}"
 
 
 class CodeCache(BytecodeCache):
