@@ -57,6 +57,8 @@ def check_profiles(data: dict[str, Any], marks: Marks, problems: Problems) -> No
 
 def glob_error(pattern: str) -> str | None:
     """Why ``pattern`` is not a usable glob (an unclosed ``[``), or None when it is fine."""
+    if "[" not in pattern:
+        return None
     i, n = 0, len(pattern)
     while i < n:
         if pattern[i] == "\\":
@@ -109,20 +111,22 @@ def _globs(data: dict[str, Any]) -> Iterator[tuple[Path_, str]]:
         for i, step in enumerate(_items(live.get("run"))):
             trigger = _mapping(step).get("trigger")
             yield from _strings(trigger, (*base, "live", "run", i, "trigger"))
-        yield from _sync_sources(data, only=name)
+        yield from _image_sync_sources(name, image)
     yield from _strings(_mapping(data.get("deploy")).get("manifests"), ("deploy", "manifests"))
     for name, local in _mapping(data.get("local")).items():
         yield from _strings(_mapping(local).get("deps"), ("local", name, "deps"))
 
 
-def _sync_sources(data: dict[str, Any], only: str | None = None) -> Iterator[tuple[Path_, str]]:
+def _sync_sources(data: dict[str, Any]) -> Iterator[tuple[Path_, str]]:
     for name, image in _mapping(data.get("images")).items():
-        if only is not None and name != only:
-            continue
-        for i, rule in enumerate(_items(_mapping(_mapping(image).get("live")).get("sync"))):
-            src = _mapping(rule).get("src")
-            if isinstance(src, str):
-                yield ("images", name, "live", "sync", i, "src"), src
+        yield from _image_sync_sources(name, _mapping(image))
+
+
+def _image_sync_sources(name: str, image: dict[str, Any]) -> Iterator[tuple[Path_, str]]:
+    for i, rule in enumerate(_items(_mapping(image.get("live")).get("sync"))):
+        src = _mapping(rule).get("src")
+        if isinstance(src, str):
+            yield ("images", name, "live", "sync", i, "src"), src
 
 
 DEPLOY_SOURCES = ["chart", "manifests", "kustomize", "helm"]

@@ -16,7 +16,40 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from loopdev.config.problems import Mark, Path_, Problems
 
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+class _MemoResolver(yaml.resolver.Resolver):
+    """The safe resolver, remembering each scalar's implicit tag: a loopfile repeats its keys
+    and values many times, and resolving each by regex was a fifth of composing."""
+
+    _memo: dict[tuple[Any, Any, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = self._memo.get(key)
+        if tag is None:
+            if len(self._memo) > 50_000:
+                self._memo.clear()
+            resolved: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            tag = self._memo[key] = resolved
+        return tag
+
+
+try:
+    from yaml._yaml import CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader: type[Any] = yaml.SafeLoader
+else:
+
+    class _CLoader(CParser, yaml.constructor.SafeConstructor, _MemoResolver):
+        """libyaml's parser with the memoizing safe resolver."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _MemoResolver.__init__(self)
+
+    _Loader = _CLoader
+
 _constructor = yaml.constructor.SafeConstructor()
 # Called directly: SafeConstructor.construct_object would cache every node it ever saw.
 _SCALARS: dict[str, Any] = {

@@ -114,3 +114,12 @@ def test_marks_of_a_deeply_nested_document_do_not_need_a_table() -> None:
     path = tuple(f"k{i}" for i in range(50))
     assert doc.marks.value_at(path) == Mark(51, 101)
     assert doc.marks.key_at(path) == Mark(50, 99)
+
+
+def test_parses_with_libyaml() -> None:
+    """The speed of loading rests on libyaml's parser; a silent fallback would triple it."""
+    from yaml._yaml import CParser
+
+    from loopdev.config import source
+
+    assert issubclass(source._Loader, CParser)
