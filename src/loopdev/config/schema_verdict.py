@@ -12,21 +12,27 @@ fastjsonschema reads draft-07, so the schema is translated: ``$defs`` become ``d
 Any other keyword newer than draft-07 is refused here, so a schema change that this
 translation does not cover fails the tests instead of validating differently.
 
-The generated source is written once per translated schema (keyed by its hash and
-fastjsonschema's version) under the user cache directory and imported from there, so that
-Python's bytecode cache spares a fresh process the 120 ms of generating and compiling it.
+The generated code is compiled once per translated schema (keyed by its hash, fastjsonschema's
+version and the Python version) and kept as marshalled bytecode under the user cache
+directory, so a fresh process is spared the 120 ms of generating and compiling it. It is
+written by loopdev itself rather than left to Python's ``__pycache__``, which users may turn
+off (``PYTHONDONTWRITEBYTECODE``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
+import marshal
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from loopdev.cachedir import cache_root
@@ -120,41 +126,46 @@ def _compiled() -> Callable[[Any], Any]:
     translated = to_draft7(schema())  # the key covers this translation's own changes too
     text = json.dumps(translated, sort_keys=True)
     key = hashlib.sha256(f"{fastjsonschema.VERSION}\0{text}".encode()).hexdigest()[:20]
-    path = cache_root() / "schema" / f"loopfile_schema_{key}.py"
-    try:
-        if not path.exists():
-            _write_atomically(path, fastjsonschema.compile_to_code(translated))
-        return _import(path)
-    except OSError:  # an unwritable cache directory: compile in memory
-        pass
-    except Exception:  # a damaged cache file: drop it, the next process writes it again
-        path.unlink(missing_ok=True)
+    path = cache_root() / "schema" / f"loopfile_schema_{key}.{sys.implementation.cache_tag}"
+    code = _cached_code(path)
+    if code is None:
+        code = compile(fastjsonschema.compile_to_code(translated), "<loopfile schema>", "exec")
+        with contextlib.suppress(OSError):  # an unwritable cache only costs time
+            _write_atomically(path, importlib.util.MAGIC_NUMBER + marshal.dumps(code))
     namespace: dict[str, Any] = {}
-    exec(compile(generated_source(schema()), "<loopfile schema>", "exec"), namespace)
+    exec(code, namespace)
     validate: Callable[[Any], Any] = namespace["validate"]
     return validate
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _cached_code(path: Path) -> CodeType | None:
+    """The cached code object, or None when absent, from another Python, or damaged."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    magic = importlib.util.MAGIC_NUMBER
+    if blob.startswith(magic):
+        try:
+            code = marshal.loads(blob[len(magic) :])
+        except (EOFError, ValueError, TypeError):
+            code = None
+        if isinstance(code, CodeType):
+            return code
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _write_atomically(path: Path, blob: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _import(path: Path) -> Callable[[Any], Any]:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    validate: Callable[[Any], Any] = module.validate
-    return validate
 
 
 def is_valid(data: Any) -> bool:

@@ -135,16 +135,34 @@ def test_compiled_validator_is_cached_on_disk_and_a_damaged_copy_is_replaced(
 ) -> None:
     monkeypatch.setenv("LOOPDEV_CACHE_DIR", str(tmp_path))
     good, bad = _load(HERE / "valid" / "full.yaml"), {"version": "v1"}
+
+    def fresh_process_verdicts() -> tuple[bool, bool]:
+        schema_verdict._compiled.cache_clear()
+        return schema_verdict.is_valid(good), schema_verdict.is_valid(bad)
+
+    try:
+        assert fresh_process_verdicts() == (True, False)
+        (cached,) = (tmp_path / "schema").glob("loopfile_schema_*")
+        written = cached.read_bytes()
+        assert fresh_process_verdicts() == (True, False)
+        assert cached.read_bytes() == written  # read, not rewritten
+        for damage in [b"", written[:40], b"not bytecode at all", written[:16] + b"\xff" * 64]:
+            cached.write_bytes(damage)
+            assert fresh_process_verdicts() == (True, False)
+            assert cached.read_bytes() == written  # dropped and written again
+    finally:
+        schema_verdict._compiled.cache_clear()
+
+
+def test_an_unwritable_cache_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory would be")
+    monkeypatch.setenv("LOOPDEV_CACHE_DIR", str(blocker))
     schema_verdict._compiled.cache_clear()
     try:
-        assert schema_verdict.is_valid(good) and not schema_verdict.is_valid(bad)
-        (cached,) = (tmp_path / "schema").glob("loopfile_schema_*.py")
-        cached.write_text("def validate(:\n")
-        schema_verdict._compiled.cache_clear()
-        assert schema_verdict.is_valid(good) and not schema_verdict.is_valid(bad)
-        assert not cached.exists()  # dropped, so the next process writes it again
-        schema_verdict._compiled.cache_clear()
-        assert schema_verdict.is_valid(good)
-        assert cached.exists()
+        assert schema_verdict.is_valid(_load(HERE / "valid" / "full.yaml"))
+        assert not schema_verdict.is_valid({"version": "v1"})
     finally:
         schema_verdict._compiled.cache_clear()
