@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from loopdev.errors import ConfigError, TemplateError
-from loopdev.render.documents import parse_documents
+from loopdev.render.documents import RenderedTextError, parse_documents
 from loopdev.render.filters import FILTERS, FUNCTIONS, ChartFailure
 from loopdev.render.jinja_cache import shared_cache
 from loopdev.render.template_errors import translate
+from loopdev.render.template_lines import source_lines, template_line
 from loopdev.render.values import load_values_file
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml")
@@ -85,8 +86,27 @@ def render_chart(
         except Exception as err:  # noqa: BLE001 - every template failure becomes a TemplateError
             raise translate(err, templates_dir, shown_as, path) from None
         display = _display(path, shown_as)
-        objects.extend(parse_documents(text, display))
+        try:
+            objects.extend(parse_documents(text, display))
+        except RenderedTextError as err:
+            raise _at_template_line(err, env.get_template(name)) from None
     return objects
+
+
+def _at_template_line(err: RenderedTextError, template: Template) -> TemplateError:
+    """``err`` located at the template line that rendered the offending line."""
+    line = template_line(template, err.rendered_line)
+    if line is None:
+        return err
+    message = f"{err.source}:{line}: {err.detail} (rendered line {err.rendered_line})"
+    if err.shown is not None:  # None inside a Secret: its lines may hold values
+        lines = source_lines(template)
+        source = lines[line - 1] if 0 < line <= len(lines) else None
+        if source is not None:
+            message += f"\n  {line} | {source}"
+        if source != err.shown:  # an expression rendered it: show what it became
+            message += f"\n  rendered {err.rendered_line} | {err.shown}"
+    return TemplateError(message, hint=err.hint)
 
 
 def _display(path: Path, root: Path) -> str:

@@ -21,11 +21,41 @@ ORIGINS: ContextVar[dict[int, str] | None] = ContextVar("loopdev_render_origins"
 _SECRET_KIND = re.compile(r"^kind:\s*['\"]?Secret['\"]?\s*$", re.MULTILINE)
 
 
-def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
+class RenderedTextError(TemplateError):
+    """Rendered text that is not valid YAML or not an object, at a line of the rendered text.
+
+    Chart rendering maps ``rendered_line`` back to the template line that produced it.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        rendered_line: int,
+        detail: str,
+        shown: str | None = None,
+        hint: str | None = None,
+        *,
+        plain_file: bool = False,
+    ) -> None:
+        where = f":{rendered_line}" if plain_file else f": rendered line {rendered_line}"
+        message = f"{source}{where}: {detail}"
+        if shown is not None:
+            message += f"\n  {rendered_line} | {shown}"
+        super().__init__(message, hint)
+        self.source, self.rendered_line, self.detail, self.shown = (
+            source,
+            rendered_line,
+            detail,
+            shown,
+        )
+
+
+def parse_documents(text: str, source: str, *, plain_file: bool = False) -> list[dict[str, Any]]:
     """Every non-empty document of ``text`` as a checked object; ``List`` kinds are flattened.
 
     ``source`` names where the text came from (a template path, a file, "kustomize DIR")
-    and appears in every error.
+    and appears in every error, as ``source:LINE`` when ``plain_file`` (the text is the file,
+    so its lines are the user's lines), else with the line of the rendered text.
     """
     loader = ManifestLoader(text)
     out: list[dict[str, Any]] = []
@@ -36,13 +66,13 @@ def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
                 continue
             line = node.start_mark.line + 1
             doc = construct(loader, node)
-            checked = _checked(doc, source, line)
+            checked = _checked(doc, source, line, plain_file)
             origins = ORIGINS.get()
             if origins is not None:
                 origins.update((id(obj), f"{source}:{line}") for obj in checked)
             out.extend(checked)
     except yaml.YAMLError as err:
-        raise _yaml_error(err, text, source) from None
+        raise _yaml_error(err, text, source, plain_file) from None
     except RecursionError:
         raise TemplateError(
             f"{source}: rendered YAML nests too deeply (a recursive alias?)"
@@ -52,21 +82,23 @@ def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
     return out
 
 
-def _checked(doc: Any, source: str, line: int) -> list[dict[str, Any]]:
+def _checked(doc: Any, source: str, line: int, plain_file: bool) -> list[dict[str, Any]]:
     """The object (or a List's items), or a TemplateError saying what is missing."""
     if doc is None:
         return []
-    where = f"{source}: rendered document at line {line}"
     if not isinstance(doc, dict):
-        raise TemplateError(
-            f"{where} is a {type(doc).__name__}, not a Kubernetes object",
+        raise RenderedTextError(
+            source,
+            line,
+            f"the document is a {type(doc).__name__}, not a Kubernetes object",
             hint="each YAML document must be a mapping with apiVersion, kind and metadata.name",
+            plain_file=plain_file,
         )
     kind = doc.get("kind")
     if _is_list(doc):
         items: list[dict[str, Any]] = []
         for item in doc["items"]:
-            items.extend(_checked(item, source, line))
+            items.extend(_checked(item, source, line, plain_file))
         return items
     missing = [key for key in ("apiVersion", "kind") if not _nonempty_str(doc.get(key))]
     meta = doc.get("metadata")
@@ -74,9 +106,12 @@ def _checked(doc: Any, source: str, line: int) -> list[dict[str, Any]]:
         missing.append("metadata.name")
     if missing:
         label = f" (kind {kind})" if _nonempty_str(kind) else ""
-        raise TemplateError(
-            f"{where}{label} has no {', '.join(missing)}",
+        raise RenderedTextError(
+            source,
+            line,
+            f"the document starting here{label} has no {', '.join(missing)}",
             hint="every object needs apiVersion, kind and metadata.name",
+            plain_file=plain_file,
         )
     return [doc]
 
@@ -94,7 +129,7 @@ def _nonempty_str(value: Any) -> bool:
     return isinstance(value, str) and value != ""
 
 
-def _yaml_error(err: yaml.YAMLError, text: str, source: str) -> TemplateError:
+def _yaml_error(err: yaml.YAMLError, text: str, source: str, plain_file: bool) -> TemplateError:
     """A TemplateError naming the rendered line; the line itself is shown unless it may hold
     a Secret's data."""
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
@@ -102,11 +137,17 @@ def _yaml_error(err: yaml.YAMLError, text: str, source: str) -> TemplateError:
     if mark is None:
         return TemplateError(f"{source}: rendered text is not valid YAML: {problem}")
     lines = text.splitlines()
-    line_no = mark.line + 1
-    msg = f"{source}: rendered line {line_no}: invalid YAML: {problem}"
+    shown = None
     if 0 <= mark.line < len(lines) and not _in_secret(lines, mark.line):
-        msg += f"\n  {line_no} | {lines[mark.line]}"
-    return TemplateError(msg, hint="check indentation (nindent/indent) and quoting of values")
+        shown = lines[mark.line]
+    return RenderedTextError(
+        source,
+        mark.line + 1,
+        f"invalid YAML: {problem}",
+        shown,
+        hint="check indentation (nindent/indent) and quoting of values",
+        plain_file=plain_file,
+    )
 
 
 def _in_secret(lines: list[str], index: int) -> bool:

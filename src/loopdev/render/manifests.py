@@ -49,7 +49,7 @@ def render_manifests(root: Path, patterns: Sequence[str]) -> list[dict[str, Any]
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise ConfigError(f"{path}: cannot read manifest: {err.strerror}") from None
-        objects.extend(parse_documents(text, _display(path, root)))
+        objects.extend(parse_documents(text, _display(path, root), plain_file=True))
     return objects
 
 

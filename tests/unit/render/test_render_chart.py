@@ -260,8 +260,46 @@ def test_rendered_invalid_yaml_names_template_and_rendered_line(chart: ChartFact
     with pytest.raises(TemplateError) as info:
         render_objects(chart({"bad.yaml": tpl}, chart_values="bad: 'x: y'\n"), {})
     msg = info.value.message
-    assert msg.startswith("chart/templates/bad.yaml: rendered line 8: invalid YAML")
-    assert "8 |  x: y" in msg
+    assert msg.startswith("chart/templates/bad.yaml:8: invalid YAML")
+    assert "(rendered line 8)" in msg
+    assert "8 |  {{ values.bad }}" in msg and "rendered 8 |  x: y" in msg
+
+
+def test_invalid_yaml_after_a_multiline_expansion_names_the_template_line(
+    chart: ChartFactory,
+) -> None:
+    """Six lines of toYaml output come before the mistake: rendered line 13 is template line 8."""
+    tpl = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  labels:\n"
+        "    {{- values.labels | toYaml | nindent(4) }}\n"
+        "data:\n"
+        "  a: 1\n b: 2\n"
+    )
+    labels = "labels: {a: '1', b: '2', c: '3', d: '4', e: '5', f: '6'}\n"
+    with pytest.raises(TemplateError) as info:
+        render_objects(chart({"bad.yaml": tpl}, chart_values=labels), {})
+    msg = info.value.message
+    assert msg.startswith("chart/templates/bad.yaml:9: invalid YAML"), msg
+    assert "(rendered line 14)" in msg and "\n  9 |  b: 2" in msg
+    assert "rendered 14 |" not in msg  # the template line is the rendered line: shown once
+
+
+def test_invalid_yaml_from_an_expression_names_the_expression_line(chart: ChartFactory) -> None:
+    tpl = cm("  a: 1\n  b: {{ values.block | indent(2) }}\n  c: 3")
+    with pytest.raises(TemplateError) as info:
+        render_objects(chart({"t.yaml": tpl}, chart_values="block: \"x\\n\\n y: [\"\n"), {})
+    msg = info.value.message
+    assert msg.startswith("chart/templates/t.yaml:7: "), msg
+    assert "7 |   b: {{ values.block | indent(2) }}" in msg
+
+
+def test_invalid_yaml_on_a_line_ending_in_an_expression_names_that_line(
+    chart: ChartFactory,
+) -> None:
+    tpl = "# header\n" + cm("  a: '1'\n  b: x: {{ values.v }}\n  c: '3'")
+    with pytest.raises(TemplateError) as info:
+        render_objects(chart({"t.yaml": tpl}, chart_values="v: 1\n"), {})
+    assert info.value.message.startswith("chart/templates/t.yaml:8: "), info.value.message
 
 
 def test_invalid_yaml_in_a_secret_does_not_echo_the_line(chart: ChartFactory) -> None:
@@ -271,8 +309,9 @@ def test_invalid_yaml_in_a_secret_does_not_echo_the_line(chart: ChartFactory) ->
     )
     with pytest.raises(TemplateError) as info:
         render_objects(chart({"s.yaml": tpl}, chart_values="pw: 'hunter2: x'\n"), {})
-    assert "rendered line 7" in info.value.message
+    assert info.value.message.startswith("chart/templates/s.yaml:7: invalid YAML")
     assert "hunter2" not in info.value.render()
+    assert "values.pw" not in info.value.render()  # no line of a Secret is echoed
 
 
 @pytest.mark.parametrize(
@@ -288,8 +327,8 @@ def test_documents_missing_identity_are_errors(chart: ChartFactory, doc: str, mi
     tpl = cm("  a: '1'", name="ok") + "---\n" + doc
     with pytest.raises(TemplateError) as info:
         render_objects(chart({"t.yaml": tpl}), {})
-    assert "chart/templates/t.yaml: rendered document at line 8" in info.value.message
-    assert info.value.message.endswith(f"has no {missing}")
+    assert info.value.message.startswith("chart/templates/t.yaml:8: the document starting here")
+    assert info.value.message.endswith(f"has no {missing} (rendered line 8)")
 
 
 def test_a_scalar_document_is_an_error(chart: ChartFactory) -> None:

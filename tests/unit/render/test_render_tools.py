@@ -112,7 +112,7 @@ def test_helm_output_without_identity_names_the_helm_template(
     (tmp_path / "web/templates/partial.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
     with pytest.raises(TemplateError) as info:
         render_objects(config, {})
-    assert info.value.message.startswith("web/templates/partial.yaml: rendered document")
+    assert info.value.message.startswith("web/templates/partial.yaml: rendered line ")
     assert "metadata.name" in info.value.message
 
 
