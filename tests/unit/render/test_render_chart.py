@@ -287,7 +287,7 @@ def test_invalid_yaml_after_a_multiline_expansion_names_the_template_line(
 def test_invalid_yaml_from_an_expression_names_the_expression_line(chart: ChartFactory) -> None:
     tpl = cm("  a: 1\n  b: {{ values.block | indent(2) }}\n  c: 3")
     with pytest.raises(TemplateError) as info:
-        render_objects(chart({"t.yaml": tpl}, chart_values="block: \"x\\n\\n y: [\"\n"), {})
+        render_objects(chart({"t.yaml": tpl}, chart_values='block: "x\\n\\n y: ["\n'), {})
     msg = info.value.message
     assert msg.startswith("chart/templates/t.yaml:7: "), msg
     assert "7 |   b: {{ values.block | indent(2) }}" in msg
