@@ -76,6 +76,9 @@ class RebuildRequested:
 
     images: tuple[str, ...]
     reason: str = ""
+    # Manual resources whose trigger this serves: the deploy applies them once it is built
+    # (with no images, once whatever build is running has finished).
+    triggered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ImagesBuilt:
 
     refs: dict[str, str]
     built: tuple[str, ...] = ()  # images actually (re)built this time
+    triggered: tuple[str, ...] = ()  # resources whose trigger asked for this build
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 references to the deploy (``ImagesBuilt``).
 
 Requests that arrive while a build runs are merged into the next one, so a burst of
-rebuild requests costs one build per image.
+rebuild requests costs one build per image. A build a trigger asked for names the triggered
+resources in its ``ImagesBuilt``, so the deploy applies a ``trigger: manual`` resource only
+once the images it is to run exist.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from loopdev.engine import actions as a
+from loopdev.engine.manual import live_update_plans, pending_changes, under_manual_control
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import BuildInfo, EngineState, ResourceStatus
 from loopdev.errors import LoopdevError
@@ -67,9 +70,22 @@ def images_for(ctx: SessionContext, state: EngineState, act: a.Action) -> tuple[
     if isinstance(act, a.TriggerRequested):
         if act.name in images:  # the user asked for this image: build it for real
             return {act.name}, True
+        if live_update_plans(ctx, act):  # it asks for what the held changes need
+            return set(), False
         used = ctx.shared.get("resource_images", {}).get(act.name, ())
         return {i for i in used if i in images}, act.force_rebuild
     return set(), False
+
+
+def triggered_by(ctx: SessionContext, act: a.Action, names: set[str]) -> set[str]:
+    """Resources whose trigger the build for this action serves (named in ``ImagesBuilt``).
+    A rebuild request may name them with no image to build: the deploy then waits only for
+    the build under way, if any."""
+    if isinstance(act, a.RebuildRequested):
+        return set(act.triggered)
+    if isinstance(act, a.TriggerRequested) and names and act.name not in ctx.config.images:
+        return {act.name}
+    return set()
 
 
 class BuildReconciler:
@@ -79,6 +95,7 @@ class BuildReconciler:
         self._factory = factory or default_builder
         self._wanted: set[str] = set()
         self._force = False
+        self._triggered: set[str] = set()
         self._wake = asyncio.Event()
 
     async def run(self, ctx: SessionContext) -> None:
@@ -100,27 +117,34 @@ class BuildReconciler:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            names, force = sorted(self._wanted), self._force
-            self._wanted, self._force = set(), False
-            await self._build(ctx, builder, names, force)
+            names, force, triggered = sorted(self._wanted), self._force, self._triggered
+            self._wanted, self._force, self._triggered = set(), False, set()
+            await self._build(ctx, builder, names, force, tuple(sorted(triggered)))
 
     def _on_actions(
         self, ctx: SessionContext, state: EngineState, batch: Sequence[a.Action]
     ) -> None:
         for act in batch:
             names, force = images_for(ctx, state, act)
-            if names:
+            triggered = triggered_by(ctx, act, names)
+            if names or triggered:
                 self._wanted |= names
                 self._force = self._force or force
+                self._triggered |= triggered
                 self._wake.set()
 
     async def _build(
-        self, ctx: SessionContext, builder: Builder, names: list[str], force: bool
+        self,
+        ctx: SessionContext,
+        builder: Builder,
+        names: list[str],
+        force: bool,
+        triggered: tuple[str, ...] = (),
     ) -> None:
         for name in names:
             ctx.store.dispatch(a.StateChanged(name, "building", "forced" if force else ""))
         try:
-            results = await builder.build(names, force=force)
+            results = await builder.build(names, force=force) if names else {}
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001 - a failed build lands in the image's status
@@ -128,6 +152,9 @@ class BuildReconciler:
             for name in names:
                 ctx.store.dispatch(a.StateChanged(name, "error", message))
                 ctx.logs.append(name, f"build failed: {message}", "loopdev")
+            for name in set(triggered) & under_manual_control(ctx):  # still not applied
+                pending_changes(ctx).mark(ctx.store, name, "files")
+                ctx.logs.append(name, "trigger not applied: the build failed", "loopdev")
             return
         built = []
         for name, res in results.items():
@@ -139,7 +166,8 @@ class BuildReconciler:
             if not res.reused:
                 built.append(name)
         if all(i in ctx.image_refs for i in ctx.config.images):
-            ctx.store.dispatch(a.ImagesBuilt(dict(ctx.image_refs), tuple(sorted(built))))
+            refs = dict(ctx.image_refs)
+            ctx.store.dispatch(a.ImagesBuilt(refs, tuple(sorted(built)), triggered))
 
 
 async def _maybe_await(value: Any) -> Any:

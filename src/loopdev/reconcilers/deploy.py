@@ -3,7 +3,8 @@
 Objects come only from ``loopdev.render.render_objects`` (what `loopdev render` prints).
 One deploy runs at a time; requests during a deploy collapse into one more pass. An
 unreachable cluster is retried with back-off; any other failure lands in the resources'
-state and the session carries on.
+state and the session carries on. A ``trigger: manual`` resource keeps its last applied
+objects until it is triggered (``deploy.manual``); the rest of a pass goes out as usual.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from typing import Any
 
 from loopdev.deploy.apply import ApplyReport, apply_objects
 from loopdev.deploy.diff import ObjectKey
+from loopdev.deploy.manual import ManualDecision, Objects, describe, hold_manual, objects_of
 from loopdev.deploy.watch import Backoff
 from loopdev.engine import actions as a
+from loopdev.engine.manual import CONTROLLED, manual_resources, pending_changes
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.scheduler import blocked
 from loopdev.engine.state import EngineState, ResourceStatus
@@ -31,15 +34,16 @@ from loopdev.render.inputs import kustomize_dirs
 from loopdev.render.resources import workload_resources
 
 
-def render_for(ctx: SessionContext) -> list[dict[str, Any]]:
-    """The objects to apply now (blocking: run in a thread).
+def render_for(ctx: SessionContext, refs: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The objects to apply now (blocking: run in a thread), with ``refs`` (default: the
+    session's current image references).
 
     Secret values are registered with the redactor here, before anything can print them
     (container logs that echo a password included).
     """
     objects = render_objects(
         ctx.config,
-        dict(ctx.image_refs),
+        dict(ctx.image_refs) if refs is None else refs,
         set_values=ctx.options.set_values,
         values_files=tuple(Path(v) for v in ctx.options.values_files),
     )
@@ -125,6 +129,11 @@ class DeployReconciler:
         self.passes = 0
         self._started: set[str] = set()  # workload resources applied at least once
         self._held: dict[str, str] = {}  # resource -> the dependencies it waits for
+        # trigger: manual resources, once applied: what they run, until triggered again
+        self._last: dict[str, Objects] = {}  # the objects last applied for each
+        self._last_refs: dict[str, dict[str, str]] = {}  # the image references those used
+        self._seen: dict[str, str] = {}  # digest of the held render already reported
+        self._released: set[str] = set()  # triggered: their next render goes out
 
     async def run(self, ctx: SessionContext) -> None:
         ctx.store.subscribe(lambda state, batch: self._on_actions(ctx, state, batch))
@@ -185,6 +194,10 @@ class DeployReconciler:
                 and not ctx.shared.get("resource_images", {}).get(act.name)
             ):
                 self._wake.set()  # a workload without images of ours: triggering re-applies
+                self._release(act.name)
+            if isinstance(act, a.ImagesBuilt):  # the builds a trigger asked for are done
+                for name in act.triggered:
+                    self._release(name)
             if isinstance(act, a.ImagesBuilt) or (
                 isinstance(act, a.FilesChanged)
                 and self.passes
@@ -192,21 +205,37 @@ class DeployReconciler:
             ):
                 self._wake.set()
 
+    def _release(self, name: str) -> None:
+        """A triggered manual resource: its next pass applies what it renders."""
+        if name in self._last:
+            self._released.add(name)
+
     async def deploy_once(self, ctx: SessionContext) -> ApplyReport | None:
         """One render + apply + prune pass; failures other than reachability land in state."""
         self.passes += 1
+        refs = dict(ctx.image_refs)
+        released = frozenset(self._released)  # triggers arriving during the pass wait for the next
         try:
-            objects = await asyncio.to_thread(render_for, ctx)
+            objects = await asyncio.to_thread(render_for, ctx, refs)
             workloads = workload_resources(ctx.config, objects)
         except LoopdevError as err:
             self._fail(ctx, err.message)
             return None
-        self._sync_resources(ctx, objects, workloads)
+        self._sync_resources(ctx, objects, workloads, refs)
         held = holds(ctx, ctx.store.state, workloads, self._started)
-        held_keys = [ObjectKey.of(o) for n in held for o in _workload_obj(objects, workloads[n])]
+        held_keys = [ObjectKey.of(o) for n in held for o in objects_of(objects, workloads[n])]
+        manual = hold_manual(
+            objects,
+            workloads,
+            self._last,
+            manual_resources(ctx.config),
+            released,
+            frozenset(held),
+            self._seen,
+        )
         try:
             report = await apply_objects(
-                ctx.kube, objects, ctx.namespace, ctx.config.name, held=held_keys
+                ctx.kube, list(manual.objects), ctx.namespace, ctx.config.name, held=held_keys
             )
         except ClusterUnreachable:
             raise
@@ -220,28 +249,62 @@ class DeployReconciler:
         tracked = {n: key for n, key in workloads.items() if n not in held}
         self._started |= set(tracked)
         ctx.shared["tracked"] = tracked
-        ctx.applied = {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
+        self._manual_done(ctx, objects, workloads, manual, refs, released)
+        ctx.applied = {f"{o['kind']}/{o['metadata']['name']}": o for o in manual.objects}
         ctx.shared["deployed_at"] = {**ctx.shared.get("deployed_at", {}), **_times(report)}
         for line in _summary(report):
             ctx.logs.append("deploy", line, "loopdev")
         ctx.store.dispatch(a.DeployFinished(tuple(report.applied), tuple(report.pruned)))
         return report
 
+    def _manual_done(
+        self,
+        ctx: SessionContext,
+        objects: list[dict[str, Any]],
+        workloads: dict[str, str],
+        manual: ManualDecision,
+        refs: dict[str, str],
+        released: frozenset[str],
+    ) -> None:
+        """After a successful apply: remember what each manual resource now runs, say once
+        per change what is held back, and clear the pending mark of those applied."""
+        pending = pending_changes(ctx)
+        for name in manual.applied:
+            if name not in manual.held:
+                self._last_refs[name] = refs
+        for name in manual.fresh:
+            new = objects_of(objects, workloads[name]) if name in workloads else []
+            shown = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in self._last[name])
+            why = describe(self._last[name], new, self._last_refs.get(name, {}), refs)
+            line = f"changes pending: {shown or name} ({why}); trigger to apply"
+            ctx.logs.append(name, line, "loopdev")
+        self._last = dict(manual.applied)
+        self._seen = dict(manual.held)
+        self._released -= released
+        for name in self._last:
+            if name in manual.held:
+                pending.mark(ctx.store, name, "objects")
+            else:
+                pending.clear(ctx.store, name, "objects")
+        ctx.shared[CONTROLLED] = frozenset(self._last)
+
     def _sync_resources(
-        self, ctx: SessionContext, objects: list[dict[str, Any]], workloads: dict[str, str]
+        self,
+        ctx: SessionContext,
+        objects: list[dict[str, Any]],
+        workloads: dict[str, str],
+        refs: dict[str, str],
     ) -> None:
         """Add a workload resource per rendered workload; drop those no longer rendered."""
         old = ctx.shared.get("workloads", {})
         ctx.shared["workloads"] = workloads
         ctx.shared["resource_images"] = {
-            name: tuple(sorted(images_of(_workload_obj(objects, key), ctx.image_refs)))
+            name: tuple(sorted(images_of(objects_of(objects, key), refs)))
             for name, key in workloads.items()
         }
         state = ctx.store.state
         for name, key in workloads.items():
-            shown = tuple(
-                f"{o['kind']}/{o['metadata']['name']}" for o in _workload_obj(objects, key)
-            )
+            shown = tuple(f"{o['kind']}/{o['metadata']['name']}" for o in objects_of(objects, key))
             current = state.resource(name)
             if current is None:
                 ctx.store.dispatch(a.ResourceAdded(_status(ctx, name, shown)))
@@ -265,15 +328,6 @@ class DeployReconciler:
 def _times(report: ApplyReport) -> dict[str, float]:
     now = time.monotonic()
     return {key.lower(): now for key in report.applied}
-
-
-def _workload_obj(objects: Sequence[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    kind, _, name = key.partition("/")
-    return [
-        o
-        for o in objects
-        if str(o.get("kind", "")).lower() == kind and o["metadata"]["name"] == name
-    ]
 
 
 def _status(ctx: SessionContext, name: str, objects: tuple[str, ...]) -> ResourceStatus:
