@@ -4,6 +4,10 @@ pod (crash, eviction, scale-up, ``kubectl delete pod``) can be brought to the sa
 Per image: the latest fate of every synced container path (copied from a local file, or
 deleted), the run steps triggered since the build, and which containers are known to be
 current. A rebuild resets all of it: the new image contains every change.
+
+A ``trigger: manual`` resource gets a ledger of its own per image (forked from the image's
+shared one when it comes under manual control): it receives syncs only when triggered, so
+its replacement pods must be brought to what it was given, not to what the others have.
 """
 
 from __future__ import annotations
@@ -47,11 +51,29 @@ class ImageLedger:
 
 
 class Ledgers:
-    def __init__(self) -> None:
-        self._by_image: dict[str, ImageLedger] = {}
+    """Ledgers by image and group: ``""`` for the resources that follow every change, or the
+    name of a manual resource."""
 
-    def get(self, image: str) -> ImageLedger:
-        return self._by_image.setdefault(image, ImageLedger())
+    def __init__(self) -> None:
+        self._by_image: dict[str, dict[str, ImageLedger]] = {}
+
+    def get(self, image: str, group: str = "") -> ImageLedger:
+        """The group's ledger; a manual resource's starts as a copy of the shared one (what
+        its containers were given while it still followed every change)."""
+        groups = self._by_image.setdefault(image, {})
+        found = groups.get(group)
+        if found is None:
+            shared = groups.setdefault("", ImageLedger())
+            if not group:
+                return shared
+            found = groups[group] = ImageLedger(
+                dict(shared.paths), list(shared.steps), set(shared.current), shared.baseline_taken
+            )
+        return found
+
+    def empty(self, image: str) -> bool:
+        """Nothing synced into any group of this image since its build."""
+        return all(ledger.empty for ledger in self._by_image.get(image, {}).values())
 
     def reset(self, image: str) -> None:
         """The image was rebuilt: its containers will start from files with every change."""

@@ -5,6 +5,11 @@ each batch per image with the pure planner, executes syncs with one exec per con
 replays synced files into replacement pods, and asks the build reconciler for a rebuild
 (``RebuildRequested``) when a change cannot be live-updated or a sync fails. Work for one
 image is serialised (a lock), images run in parallel.
+
+A ``trigger: manual`` resource, once deployed, receives nothing: its file changes are held
+(one "changes pending" line per batch) while the resources that follow every change get
+theirs. Its trigger plans the union of what was held: a sync into its own containers when
+the live rules allow it, else a rebuild; either way the deploy then applies its objects.
 """
 
 from __future__ import annotations
@@ -13,18 +18,26 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from loopdev.config.model import Image
 from loopdev.engine import actions as a
+from loopdev.engine.manual import (
+    LIVE_PLANS_TRIGGERS,
+    live_update_plans,
+    manual_resources,
+    pending_changes,
+    under_manual_control,
+)
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState
 from loopdev.live import report
 from loopdev.live.executor import ExecPort, Executor, Job, Outcome
+from loopdev.live.held import HeldFiles, merge, pending_line
 from loopdev.live.ignore import RootIgnore, for_image
 from loopdev.live.planner import Rebuild, SyncPlan, plan_live_update
-from loopdev.live.replay import Ledgers
+from loopdev.live.replay import ImageLedger, Ledgers
 from loopdev.live.roots import roots_for
 from loopdev.live.tarball import Payload, collect
 from loopdev.live.targets import Target, select_targets
@@ -48,7 +61,8 @@ class LiveUpdateReconciler:
         self._clock = clock
         self._ledgers = Ledgers()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._batches: asyncio.Queue[a.FilesChanged] = asyncio.Queue()
+        self._batches: asyncio.Queue[a.FilesChanged | a.TriggerRequested] = asyncio.Queue()
+        self._held: dict[str, HeldFiles] = {}  # manual resource -> changes it has not received
         self._replay_wake = asyncio.Event()
         self._rules: dict[str, RootIgnore] = {}
         self.watcher: SharedWatcher | None = None
@@ -57,8 +71,9 @@ class LiveUpdateReconciler:
 
     async def run(self, ctx: SessionContext) -> None:
         self._ctx = ctx
-        self._rules = await asyncio.to_thread(self._load_rules)
+        ctx.shared[LIVE_PLANS_TRIGGERS] = True  # before any trigger can reach the build
         ctx.store.subscribe(self._on_actions)
+        self._rules = await asyncio.to_thread(self._load_rules)
         cluster = ctx.shared.get("cluster")
         if cluster is not None:
             cluster.subscribe(self._on_cluster)
@@ -113,8 +128,11 @@ class LiveUpdateReconciler:
 
     def _on_actions(self, state: EngineState, batch: Sequence[a.Action]) -> None:
         for act in batch:
-            if isinstance(act, a.FilesChanged):
-                self._batches.put_nowait(act)
+            if isinstance(act, a.FilesChanged) or (
+                isinstance(act, a.TriggerRequested)
+                and act.name in manual_resources(self._ctx.config)
+            ):
+                self._batches.put_nowait(act)  # one queue: a trigger sees every earlier batch
             elif isinstance(act, a.ImagesBuilt):
                 for name in act.built:
                     self._ledgers.reset(name)
@@ -122,45 +140,123 @@ class LiveUpdateReconciler:
 
     async def _work(self) -> None:
         while True:
-            first = await self._batches.get()
-            changed, deleted = set(first.changed), set(first.deleted)
+            items = [await self._batches.get()]
             while not self._batches.empty():  # merge what queued up while we were busy
-                nxt = self._batches.get_nowait()
-                changed = (changed - nxt.deleted) | nxt.changed
-                deleted = (deleted - nxt.changed) | nxt.deleted
-            try:
-                await self.handle(changed, deleted)
-            except Exception as err:  # noqa: BLE001 - e.g. no cluster credentials: say so, go on
-                message = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
-                self._ctx.logs.append("loopdev", f"live update failed: {message}")
+                items.append(self._batches.get_nowait())
+            changed: frozenset[str] = frozenset()
+            deleted: frozenset[str] = frozenset()
+            for item in items:  # batches before a trigger are handled before it
+                if isinstance(item, a.FilesChanged):
+                    changed, deleted = merge(changed, deleted, item.changed, item.deleted)
+                    continue
+                if changed or deleted:
+                    await self._guarded(self.handle(set(changed), set(deleted)))
+                    changed, deleted = frozenset(), frozenset()
+                await self._guarded(self.trigger(item))
+            if changed or deleted:
+                await self._guarded(self.handle(set(changed), set(deleted)))
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception as err:  # noqa: BLE001 - e.g. no cluster credentials: say so, go on
+            message = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+            self._ctx.logs.append("loopdev", f"live update failed: {message}")
 
     async def handle(self, changed: set[str], deleted: set[str]) -> None:
-        """Plan one batch for every image and carry it out (images in parallel)."""
+        """Plan one batch for every image and carry it out (images in parallel); hold it for
+        the manual resources running an affected image."""
         ctx = self._ctx
         if any(os.path.basename(p) in RULE_FILES for p in changed | deleted):
             self._rules = await asyncio.to_thread(self._load_rules)  # an ignore file changed
+        manual = under_manual_control(ctx)
+        uses: dict[str, Sequence[str]] = ctx.shared.get("resource_images") or {}
+        held: dict[str, list[tuple[str, SyncPlan | Rebuild]]] = {}
         jobs = []
         for name, image in ctx.config.images.items():
             rules = self._rules[name]
             plan = plan_live_update(image, changed, deleted, ctx.options.live, rules.ignored)
+            if plan is None:
+                continue
+            users = {r for r, images in uses.items() if name in images}
+            for res in sorted(users & manual):
+                held.setdefault(res, []).append((name, plan))
+            if users and users <= manual:
+                continue  # only resources waiting for a trigger run this image
             if isinstance(plan, Rebuild):
                 self._rebuild(name, plan.reason)
+            elif name not in ctx.image_refs:
+                self._rebuild(name, "changed before its first build finished")
+            else:
+                jobs.append((name, self._sync(name, image, plan)))
+        for res, plans in held.items():
+            self._held[res] = self._held.get(res, HeldFiles()).add(changed, deleted)
+            pending_changes(ctx).mark(ctx.store, res, "files")
+            ctx.logs.append(res, pending_line(plans), "loopdev")
+        failed = await asyncio.gather(*(job for _, job in jobs))
+        for (name, _), why in zip(jobs, failed, strict=True):
+            if why:
+                self._rebuild(name, why)
+
+    async def trigger(self, act: a.TriggerRequested) -> None:
+        """A manual resource was triggered: plan the union of its held changes per image it
+        runs, sync what may be synced into its own containers, and ask for the rest to be
+        rebuilt; the build then tells the deploy to apply it (``RebuildRequested.triggered``).
+        Nothing held: its images are built if their contents changed, as for any trigger."""
+        ctx = self._ctx
+        name = act.name
+        held = self._held.pop(name, None)
+        pending_changes(ctx).clear(ctx.store, name, "files")
+        if not live_update_plans(ctx, act):
+            return  # forced: the build reconciler rebuilds (the new image has every change)
+        uses: dict[str, Sequence[str]] = ctx.shared.get("resource_images") or {}
+        rebuild: dict[str, str] = {}
+        jobs = []
+        for image_name in uses.get(name, ()):
+            image = ctx.config.images.get(image_name)
+            if image is None:
+                continue
+            if held is None:
+                rebuild[image_name] = "triggered"
+                continue
+            ignored = self._rules[image_name].ignored
+            plan = plan_live_update(image, held.changed, held.deleted, ctx.options.live, ignored)
+            if isinstance(plan, Rebuild):
+                rebuild[image_name] = plan.reason
             elif isinstance(plan, SyncPlan):
-                if name not in ctx.image_refs:
-                    self._rebuild(name, "changed before its first build finished")
+                if image_name not in ctx.image_refs:
+                    rebuild[image_name] = "changed before its first build finished"
                 else:
-                    jobs.append(self._sync(name, image, plan))
-        if jobs:
-            await asyncio.gather(*jobs)
+                    jobs.append((image_name, self._sync(image_name, image, plan, group=name)))
+        failed = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
+        for (image_name, _), why in zip(jobs, failed, strict=True):
+            if isinstance(why, Exception):  # the trigger must still reach the deploy
+                message = getattr(why, "message", None) or f"{type(why).__name__}: {why}"
+                why = f"live update failed: {message}"
+            elif isinstance(why, BaseException):
+                raise why
+            if why:
+                rebuild[image_name] = why
+        if held is not None:
+            for image_name, why in sorted(rebuild.items()):
+                self._say_rebuilding(image_name, why, [name])
+        reason = "; ".join(f"{i}: {why}" for i, why in sorted(rebuild.items()))
+        ctx.store.dispatch(a.RebuildRequested(tuple(sorted(rebuild)), reason, (name,)))
 
     # ---- sync ----------------------------------------------------------------------------
-    async def _sync(self, name: str, image: Image, plan: SyncPlan) -> None:
+    async def _sync(self, name: str, image: Image, plan: SyncPlan, group: str = "") -> str | None:
+        """Sync into the containers of ``group`` (a manual resource) or, by default, of every
+        resource not under manual control. Returns why a rebuild is needed, if it is."""
         async with self._locks.setdefault(name, asyncio.Lock()):
             start = self._clock()
             await self._exec_port()
             assert self._executor is not None
-            targets = self._targets(name, await self._pods())
-            ledger = self._ledgers.get(name)
+            pods = await self._pods()
+            if not group:  # manual resources keep what they were given so far
+                for res in self._manual_users(name, pods):
+                    self._ledgers.get(name, res)
+            targets = self._group_targets(name, pods, group)
+            ledger = self._ledgers.get(name, group)
             if not ledger.baseline_taken:  # containers from the built image hold every file
                 ledger.current |= {t.key for t in targets}
                 ledger.baseline_taken = True
@@ -173,7 +269,7 @@ class LiveUpdateReconciler:
             if stale and full is not None:
                 replay = await self._collect(name, image, full)
                 jobs += [Job(t, replay, full.run_steps) for t in stale]
-            resources = self._resources(name, targets)
+            resources = self._resources(name, targets, group)
             undo = self._updating(resources, f"syncing {report.plural(payload.files, 'file')}")
             outcomes = await self._executor.run(jobs)
             ledger.current |= {o.target.key for o in outcomes if o.ok}
@@ -181,14 +277,14 @@ class LiveUpdateReconciler:
             ms = (self._clock() - start) * 1000
             undo()
             if any(not o.ok for o in outcomes):
-                self._rebuild(name, f"live update failed: {report.failure_reason(outcomes)}")
-                return
+                return f"live update failed: {report.failure_reason(outcomes)}"
             if plan.restart:
                 await self._restart(fresh + stale)
             message = report.synced_message(payload.files, ms, outcomes)
             for res in resources:
                 self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
                 self._ctx.logs.append(res, message)
+            return None
 
     async def _collect(self, name: str, image: Image, plan: SyncPlan) -> Payload:
         keep = self._rules[name]
@@ -228,33 +324,43 @@ class LiveUpdateReconciler:
     async def replay_all(self) -> None:
         pods = None
         for name, image in self._ctx.config.images.items():
-            ledger = self._ledgers.get(name)
-            if name not in self._ctx.image_refs or ledger.empty:
+            if name not in self._ctx.image_refs or self._ledgers.empty(name):
                 continue
             await self._exec_port()
             assert self._executor is not None
             pods = pods if pods is not None else await self._pods()
             async with self._locks.setdefault(name, asyncio.Lock()):
-                stale = [t for t in self._targets(name, pods) if t.key not in ledger.current]
-                full = ledger.replay_plan()
-                if not stale or full is None:
-                    continue
-                payload = await self._collect(name, image, full)
-                resources = self._resources(name, stale)
-                undo = self._updating(resources, "replaying synced files into a new pod")
-                outcomes = await self._executor.run(
-                    [Job(t, payload, full.run_steps) for t in stale]
-                )
-                undo()
-                ledger.current |= {o.target.key for o in outcomes if o.ok}
-                self._log_steps(outcomes)
-                if any(not o.ok for o in outcomes):
-                    self._rebuild(name, f"replay failed: {report.failure_reason(outcomes)}")
-                    continue
-                message = report.replayed_message(payload.files, [t.pod for t in stale])
-                for res in resources:
-                    self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
-                    self._ctx.logs.append(res, message)
+                for group in ["", *self._manual_users(name, pods)]:
+                    ledger = self._ledgers.get(name, group)
+                    targets = self._group_targets(name, pods, group)
+                    stale = [t for t in targets if t.key not in ledger.current]
+                    if stale and not await self._replay(name, image, ledger, stale, group):
+                        break
+
+    async def _replay(
+        self, name: str, image: Image, ledger: ImageLedger, stale: list[Target], group: str
+    ) -> bool:
+        """Bring new containers of one group to what the group was given; False if that
+        failed (a rebuild is requested instead)."""
+        assert self._executor is not None
+        full = ledger.replay_plan()
+        if full is None:
+            return True
+        payload = await self._collect(name, image, full)
+        resources = self._resources(name, stale, group)
+        undo = self._updating(resources, "replaying synced files into a new pod")
+        outcomes = await self._executor.run([Job(t, payload, full.run_steps) for t in stale])
+        undo()
+        ledger.current |= {o.target.key for o in outcomes if o.ok}
+        self._log_steps(outcomes)
+        if any(not o.ok for o in outcomes):
+            self._rebuild(name, f"replay failed: {report.failure_reason(outcomes)}")
+            return False
+        message = report.replayed_message(payload.files, [t.pod for t in stale])
+        for res in resources:
+            self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
+            self._ctx.logs.append(res, message)
+        return True
 
     # ---- helpers -----------------------------------------------------------------------------
     async def _pods(self) -> list[dict[str, Any]]:
@@ -269,12 +375,32 @@ class LiveUpdateReconciler:
         ref = self._ctx.image_refs.get(name, "")
         return select_targets(pods, self._ctx.config.name, ref) if ref else []
 
-    def _resources(self, image: str, targets: Sequence[Target]) -> list[str]:
-        """Workload resources running this image (or the image itself when none is known)."""
+    def _group_targets(self, name: str, pods: list[dict[str, Any]], group: str) -> list[Target]:
+        """The containers of manual resource ``group``, or ("") of every other resource."""
+        targets = self._targets(name, pods)
+        if group:
+            return [t for t in targets if t.resource == group]
+        manual = under_manual_control(self._ctx)
+        return [t for t in targets if t.resource not in manual]
+
+    def _manual_users(self, name: str, pods: list[dict[str, Any]]) -> list[str]:
+        """Resources under manual control that run this image (by the render or by a pod)."""
+        manual = under_manual_control(self._ctx)
+        uses = self._ctx.shared.get("resource_images") or {}
+        names = {t.resource for t in self._targets(name, pods)}
+        names |= {res for res, images in uses.items() if name in images}
+        return sorted(names & manual)
+
+    def _resources(self, image: str, targets: Sequence[Target], group: str = "") -> list[str]:
+        """Workload resources running this image (or the image itself when none is known);
+        those under manual control only when they are the ``group`` being served."""
+        state = self._ctx.store.state
+        if group:
+            return [group] if state.resource(group) is not None else [image]
         names = {t.resource for t in targets if t.resource}
         uses = self._ctx.shared.get("resource_images") or {}
         names |= {res for res, images in uses.items() if image in images}
-        state = self._ctx.store.state
+        names -= under_manual_control(self._ctx)
         known = sorted(n for n in names if state.resource(n) is not None)
         return known or [image]
 
@@ -296,9 +422,12 @@ class LiveUpdateReconciler:
         return undo
 
     def _rebuild(self, name: str, reason: str) -> None:
+        self._ctx.store.dispatch(a.RebuildRequested((name,), reason))
+        self._say_rebuilding(name, reason, self._resources(name, []))
+
+    def _say_rebuilding(self, name: str, reason: str, resources: Sequence[str]) -> None:
         ctx = self._ctx
-        ctx.store.dispatch(a.RebuildRequested((name,), reason))
-        for res in {name, *self._resources(name, [])}:
+        for res in sorted({name, *resources}):
             ctx.store.dispatch(a.StatusPatched(res, {"last_update": f"rebuilding: {reason}"}))
             ctx.logs.append(res, f"rebuilding {name}: {reason}")
 

@@ -11,13 +11,23 @@ from typing import Any
 import pytest
 
 from loopdev.adapters.kube_exec import ExecResult
-from loopdev.config.model import Deploy, Image, LiveUpdate, Loopfile, RunStep, SyncRule
+from loopdev.config.model import (
+    Deploy,
+    Image,
+    LiveUpdate,
+    Loopfile,
+    Resource,
+    RunStep,
+    SyncRule,
+)
 from loopdev.engine import actions as a
 from loopdev.engine.logs import LogStore
+from loopdev.engine.manual import CONTROLLED
 from loopdev.engine.reconciler import SessionContext, SessionOptions
 from loopdev.engine.state import ResourceStatus
 from loopdev.engine.store import Store
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
+from loopdev.render.labels import RESOURCE_LABEL
 from tests.unit.live.test_targets_replay import REF, pod
 
 
@@ -181,3 +191,81 @@ async def test_restart_replaces_the_pod_after_a_sync(project: Loopfile) -> None:
         ctx.store.dispatch(changed(project, "app/a.py"))
         await settle(ctx, rec)
         assert deleted == [("ns", "web-1")]
+
+
+def resource_pod(name: str, resource: str) -> dict[str, Any]:
+    out = pod(name)
+    out["metadata"]["labels"][RESOURCE_LABEL] = resource
+    return out
+
+
+async def test_a_manual_resource_gets_held_changes_only_when_triggered(project: Loopfile) -> None:
+    """web follows every change; worker (same image, under manual control) receives nothing,
+    not even a replay into its replacement pod, until its trigger syncs the held union."""
+    import dataclasses
+
+    worker = Resource("worker", "deployment/worker", trigger="manual")
+    project = dataclasses.replace(project, resources={"worker": worker})
+    (project.root / "app" / "b.py").write_text("print('b')\n")
+    port = FakePort([resource_pod("web-1", "web"), resource_pod("worker-1", "worker")])
+    async with start(project, port) as (ctx, seen, rec):
+        ctx.store.dispatch(a.ResourceAdded(ResourceStatus("worker", "workload", state="ready")))
+        ctx.shared["resource_images"] = {"web": ("web",), "worker": ("web",)}
+        ctx.shared[CONTROLLED] = frozenset({"worker"})
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        ctx.store.dispatch(changed(project, "app/b.py"))
+        await settle(ctx, rec)
+        assert [c[0] for c in port.calls] == ["web-1", "web-1"]
+        assert ctx.store.state.resource("worker").pending_changes
+        assert (
+            ctx.logs.tail("worker", 5).count(
+                "changes pending: 1 file to sync into web; trigger to apply"
+            )
+            == 2
+        )
+        port.pods = [resource_pod("web-2", "web"), resource_pod("worker-2", "worker")]
+        port.calls.clear()
+        await rec.replay_all()
+        assert [c[0] for c in port.calls] == ["web-2"]  # the held worker gets no replay
+
+        port.calls.clear()
+        ctx.store.dispatch(a.TriggerRequested("worker"))
+        await settle(ctx, rec)
+        [(name, _cmd, stdin)] = port.calls
+        assert name == "worker-2" and b"app/a.py" in stdin and b"app/b.py" in stdin
+        assert not ctx.store.state.resource("worker").pending_changes
+        assert a.RebuildRequested((), "", ("worker",)) in seen  # nothing to build: deploy it
+        assert not [x for x in seen if isinstance(x, a.RebuildRequested) and x.images]
+        port.pods.append(resource_pod("worker-3", "worker"))
+        port.calls.clear()
+        await rec.replay_all()  # what the worker was given reaches its replacement pod
+        [(name, _cmd, stdin)] = port.calls
+        assert name == "worker-3" and b"app/a.py" in stdin and b"app/b.py" in stdin
+
+
+async def test_a_trigger_whose_sync_cannot_run_asks_for_a_rebuild(project: Loopfile) -> None:
+    """The trigger must reach the deploy even when the sync cannot even list the pods."""
+    import dataclasses
+
+    worker = Resource("worker", "deployment/worker", trigger="manual")
+    project = dataclasses.replace(project, resources={"worker": worker})
+    port = FakePort([resource_pod("worker-1", "worker")])
+
+    async def broken(*args: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], str]:
+        raise ConnectionError("list refused")
+
+    port.list_pods = broken  # type: ignore[method-assign]
+    async with start(project, port) as (ctx, seen, rec):
+        ctx.store.dispatch(a.ResourceAdded(ResourceStatus("worker", "workload", state="ready")))
+        ctx.shared["resource_images"] = {"worker": ("web",)}
+        ctx.shared[CONTROLLED] = frozenset({"worker"})
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        assert ctx.store.state.resource("worker").pending_changes
+        ctx.store.dispatch(a.TriggerRequested("worker"))
+        await settle(ctx, rec)
+        [rebuild] = [x for x in seen if isinstance(x, a.RebuildRequested)]
+        assert rebuild.images == ("web",) and rebuild.triggered == ("worker",)
+        assert "list refused" in rebuild.reason
+        assert "rebuilding web: live update failed" in ctx.logs.tail("worker", 1)[0]
