@@ -76,17 +76,28 @@ class MemKube:
                     queue.put_nowait({"type": "DELETED", "object": gone})
         labels = dep["spec"]["template"]["metadata"]["labels"]
         name = f"{dep['metadata']['name']}-g{dep['metadata']['generation']}"
-        cs = {"name": "main", "restartCount": 0, "ready": self.ready_pods, "state": {"running": {}}}
-        if not self.ready_pods:
-            cs.update(restartCount=2, state={"waiting": {"reason": "CrashLoopBackOff"}})
+        spec = copy.deepcopy(dep["spec"]["template"].get("spec") or {})
+        statuses = []
+        for c in spec.get("containers") or [{"name": "main"}]:
+            cs = {
+                "name": c["name"],
+                "containerID": f"mem://{name}/{c['name']}",
+                "restartCount": 0,
+                "ready": self.ready_pods,
+                "state": {"running": {}},
+            }
+            if not self.ready_pods:
+                cs.update(restartCount=2, state={"waiting": {"reason": "CrashLoopBackOff"}})
+            statuses.append(cs)
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, "namespace": ns, "labels": labels, "uid": name},
+            "spec": spec,
             "status": {
                 "phase": "Running",
                 "conditions": [{"type": "Ready", "status": str(self.ready_pods)}],
-                "containerStatuses": [cs],
+                "containerStatuses": statuses,
             },
         }
         self._put(pod, "ADDED")
