@@ -1,18 +1,31 @@
 """Which paths under a watched root matter: .dockerignore, .gitignore, .loopignore, loopfile.
 
 One ``RootIgnore`` per watched root. Image contexts use the build engine's ``.dockerignore``
-matcher (the Docker SDK's own rules, so we watch exactly what the build sends); every root
-also honours ``.gitignore`` and ``.loopignore`` with gitignore semantics (``pathspec``), and a
-short list of trees nobody wants watched (VCS metadata, dependency and cache directories).
+matcher (the Docker SDK's own rules, so we watch exactly what the build sends; like Docker,
+only the context's top-level ``.dockerignore`` counts). Every root also honours the
+``.gitignore`` and ``.loopignore`` files at its top and in every directory below it, the way
+git does: a file's patterns are relative to its directory, a deeper file's match wins (so
+its ``!`` re-includes), and nothing below an excluded directory comes back. They only change
+what is watched and synced, never what is built.
+
+Matching is ``pathspec``'s ``GitIgnoreSpec``: a nested file's patterns are rebased onto the
+root (``build/`` in ``api/`` becomes ``/api/**/build/``) and appended after its parents', so
+one match per path gives git's verdict (checked against ``git ls-files`` on random trees).
+Nested files are read once per directory and ``RootIgnore``, on first need; the watch
+planner's walk hands over the names it listed anyway, so planning opens only files that
+exist. Trees nobody wants watched (VCS metadata, dependency and cache directories) are
+skipped whatever the files say.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pathspec
 from docker.utils.build import PatternMatcher
@@ -44,10 +57,12 @@ _NOISE = re.compile(
 IGNORE_FILES = (".gitignore", ".loopignore")
 
 
-def read_lines(path: Path) -> list[str]:
-    """An ignore file's lines (none when it is missing or unreadable)."""
+def read_lines(path: str | Path) -> list[str]:
+    """An ignore file's lines (none when it is missing or unreadable). Plain ``open``: a
+    missing file costs a third of ``Path.read_text``'s, and most directories have none."""
     try:
-        return path.read_text(errors="replace").splitlines()
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()
     except OSError:
         return []
 
@@ -57,13 +72,49 @@ def is_noise(name: str) -> bool:
     return bool(_NOISE.search(name))
 
 
+GitSpec = pathspec.GitIgnoreSpec
+_GLOB_CHARS = re.compile(r"([\\*?\[\]])")
+
+
+class Rules(NamedTuple):
+    """Git/loop patterns twice over: as written, for files, and with dir-only patterns'
+    trailing '/' dropped, for directories (judged without a trailing '/'). pathspec ranks a
+    direct match above one through a parent directory, but only for paths without a
+    trailing '/': given ``a/b/``, ``!a/`` would outrank ``b/`` and ``x/**`` match ``x/``."""
+
+    files: GitSpec
+    dirs: GitSpec
+
+    def then(self, deeper: Rules) -> Rules:
+        """These patterns followed by a deeper directory's (later patterns win)."""
+        return Rules(self.files + deeper.files, self.dirs + deeper.dirs)
+
+
+NO_RULES = Rules(GitSpec([]), GitSpec([]))
+
+
 @dataclass(frozen=True)
 class RootIgnore:
-    """Ignore rules of one watched root; paths are judged relative to ``root``."""
+    """Ignore rules of one watched root; paths are judged relative to ``root``.
+
+    Per-directory results are cached and never invalidated: when an ignore file changes,
+    callers replace the whole ``RootIgnore`` (the watcher re-plans, the live-update
+    reconciler reloads on any ``RULE_FILES`` name).
+    """
 
     root: str  # absolute, resolved
     docker: PatternMatcher | None = None
-    git: pathspec.PathSpec | None = None  # type: ignore[type-arg]
+    git: Rules | None = None  # the root's own .gitignore/.loopignore (and extra patterns)
+    # rel dir -> its own ignore files' patterns, rebased onto the root (None: none there)
+    _specs: dict[str, Rules | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    # rel dir -> every pattern that applies inside it, or None when git/loop rules exclude it
+    _inside: dict[str, Rules | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    # rel dir -> excluded by its parent's rules (the walk asks, then again for its children)
+    _excluded: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def relative(self, path: str) -> str | None:
         """``path`` relative to the root ('/'-joined), or None when it lies outside."""
@@ -84,7 +135,10 @@ class RootIgnore:
             return True
         if is_noise(parts[-1]):
             return True
-        if self.git is not None and self.git.match_file(rel + "/" if is_dir else rel):
+        rules = self._rules_inside(rel.rpartition("/")[0])
+        if rules is None:
+            return True
+        if self._dir_excluded(rel, rules) if is_dir else rules.files.match_file(rel):
             return True
         return self.docker is not None and bool(self.docker.matches(rel))
 
@@ -98,15 +152,110 @@ class RootIgnore:
         exceptions = [p.cleaned_pattern for p in self.docker.patterns if p.exclusion]
         return not any(e.startswith(rel + "/") for e in exceptions)
 
+    def learn(self, dir_path: str, names: Collection[str]) -> None:
+        """Record which ignore files ``dir_path`` holds, from a listing the caller already has,
+        so consulting the directory later opens only files that exist."""
+        rel = self.relative(dir_path)
+        if rel and rel not in self._specs:
+            present = [n for n in IGNORE_FILES if n in names]
+            self._specs[rel] = dir_rules(dir_path, rel, present) if present else None
 
-def gitignore_spec(dirs: Iterable[Path]) -> pathspec.PathSpec | None:  # type: ignore[type-arg]
-    """``.gitignore`` + ``.loopignore`` lines of the given directories, gitignore semantics."""
+    def _rules_inside(self, rel_dir: str) -> Rules | None:
+        """All patterns for paths inside ``rel_dir``, root's first, deepest directory's last,
+        so one pathspec match gives git's verdict (the last direct match wins, in the deepest
+        file that has one). None when the directory is excluded: git never looks inside,
+        so nothing there can be re-included and its own ignore files are never read."""
+        if rel_dir in self._inside:  # not try/except: a miss (every directory once) is common
+            return self._inside[rel_dir]
+        rules: Rules | None
+        if rel_dir == "":
+            rules = self.git or NO_RULES
+        else:
+            rules = self._rules_inside(rel_dir.rpartition("/")[0])
+            if rules is not None and self._dir_excluded(rel_dir, rules):
+                rules = None
+            elif rules is not None:
+                own = self._own(rel_dir)
+                rules = rules if own is None else rules.then(own)
+        self._inside[rel_dir] = rules
+        return rules
+
+    def _dir_excluded(self, rel_dir: str, parent_rules: Rules) -> bool:
+        hit = self._excluded.get(rel_dir)
+        if hit is None:
+            hit = self._excluded[rel_dir] = parent_rules.dirs.match_file(rel_dir)
+        return hit
+
+    def _own(self, rel_dir: str) -> Rules | None:
+        if rel_dir not in self._specs:
+            self._specs[rel_dir] = dir_rules(os.path.join(self.root, rel_dir), rel_dir)
+        return self._specs[rel_dir]
+
+
+def dir_rules(
+    directory: str | Path, rel_dir: str = "", names: Iterable[str] = IGNORE_FILES
+) -> Rules | None:
+    """One directory's ignore files (``.loopignore`` after ``.gitignore``, so it wins a tie)
+    as patterns relative to the root ``rel_dir`` is in, or None when they hold none."""
     lines: list[str] = []
-    for d in dirs:
-        for name in IGNORE_FILES:
-            lines.extend(read_lines(d / name))
-    lines = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+    for name in names:
+        lines.extend(read_lines(os.path.join(directory, name)))
+    return compile_rules(lines, rel_dir)
+
+
+def rebase(pattern: str, rel_dir: str) -> str:
+    """A pattern of ``rel_dir``'s ignore file as the same pattern at the root: it is relative
+    to its directory, and without a slash (a trailing one aside) it matches at any depth
+    below it."""
+    negated = pattern.startswith("!")
+    body = pattern[1:] if negated else pattern
+    anchored = "/" in body.rstrip().rstrip("/")
+    base = "/" + _GLOB_CHARS.sub(r"\\\1", rel_dir) + "/"
+    return ("!" if negated else "") + base + (body.lstrip("/") if anchored else "**/" + body)
+
+
+def compile_rules(lines: Iterable[str], rel_dir: str = "") -> Rules | None:
+    """Patterns from ignore-file lines. Lines that match nothing in git (``/``, a lone
+    ``!``) or that pathspec rejects are skipped, as git skips them."""
+    kept = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    kept = [ln for ln in kept if ln.removeprefix("!").strip().strip("/")]
+    return _compiled(tuple(kept), rel_dir) if kept else None
+
+
+@functools.lru_cache(maxsize=2048)
+def _compiled(lines: tuple[str, ...], rel_dir: str) -> Rules | None:
+    """Compiling costs ~0.1 ms a pattern and every re-plan (a new directory) reads the files
+    again: unchanged files in the same place reuse their patterns (never mutated)."""
+    kept = [rebase(ln, rel_dir) for ln in lines] if rel_dir else list(lines)
+    try:
+        files = GitSpec.from_lines(kept)
+    except ValueError:  # e.g. a trailing backslash: find the culprits only when there are any
+        kept = [ln for ln in kept if _valid(ln)]
+        files = GitSpec.from_lines(kept)
+    if not kept:
+        return None
+    dirs = list(files.patterns)  # most lines read the same for directories: compiled once
+    for i, line in enumerate(kept):
+        if (plain := _for_dirs(line)) != line:
+            dirs[i] = GitSpec.from_lines([plain]).patterns[0]
+    return Rules(files, GitSpec(dirs))
+
+
+def _for_dirs(pattern: str) -> str:
+    """A dir-only pattern (trailing '/') as a plain one: for paths known to be directories."""
+    stripped = pattern.rstrip()
+    if not stripped.endswith("/"):
+        return pattern
+    plain = stripped.rstrip("/")
+    return pattern if plain.endswith("\\") else plain
+
+
+def _valid(line: str) -> bool:
+    try:
+        GitSpec.from_lines([line])
+    except ValueError:
+        return False
+    return True
 
 
 def for_image(image: Image) -> RootIgnore:
@@ -114,18 +263,15 @@ def for_image(image: Image) -> RootIgnore:
     root = image.context.resolve()
     patterns = context_patterns(root, image.ignore)
     matcher = make_matcher(patterns, dockerfile_in_context(root, image.dockerfile))
-    return RootIgnore(str(root), matcher, gitignore_spec([root]))
+    return RootIgnore(str(root), matcher, dir_rules(root))
 
 
 def for_dir(root: Path, extra: Iterable[str] = ()) -> RootIgnore:
-    """Rules for a plain directory (a local command's deps root): git/loop ignores + extras."""
+    """Rules for a plain directory (a local command's deps root): git/loop ignores + extras
+    (which count as lines of the root's own ignore file)."""
     resolved = root.resolve()
-    spec = gitignore_spec([resolved])
-    extra_lines = [e for e in extra if e.strip()]
-    if extra_lines:
-        more = pathspec.GitIgnoreSpec.from_lines(extra_lines)
-        spec = more if spec is None else spec + more
-    return RootIgnore(str(resolved), None, spec)
+    lines = [ln for name in IGNORE_FILES for ln in read_lines(resolved / name)]
+    return RootIgnore(str(resolved), None, compile_rules([*lines, *extra]))
 
 
 def is_virtualenv(path: str) -> bool:

@@ -1,19 +1,21 @@
 """What to watch: one set of roots for every image context and local command, planned once.
 
 Overlapping roots are watched once. We walk the tree ourselves and watch each kept directory
-flat, so ``.git``, ``node_modules`` or a virtualenv never costs a single inotify watch (a
-recursive notify watch would crawl into them).
+flat, so ``.git``, ``node_modules``, a virtualenv or a tree excluded by a (nested)
+``.gitignore`` never costs a single inotify watch (a recursive notify watch would crawl into
+them). The walk's own listings tell the rules which directories hold ignore files, so nested
+ignore files cost no extra pass over the tree.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from loopdev.config.model import Loopfile
 from loopdev.live.globs import static_prefix
-from loopdev.live.ignore import RootIgnore, for_dir, for_image, is_virtualenv
+from loopdev.live.ignore import IGNORE_FILES, RootIgnore, for_dir, for_image, is_virtualenv
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class RootSet:
         if path in self.extra_files:
             return True
         return any(not r.ignored(path, is_dir) for r in self.roots if r.relative(path) is not None)
+
+    def learn(self, dir_path: str, names: Collection[str]) -> None:
+        """Tell every root containing ``dir_path`` which ignore files it holds (a listing)."""
+        for r in self.roots:
+            r.learn(dir_path, names)
 
     def prunes(self, dir_path: str) -> bool:
         if is_virtualenv(dir_path):
@@ -86,11 +93,11 @@ def _walk(path: str, roots: RootSet, out: list[str]) -> None:
     out.append(path)
     try:
         with os.scandir(path) as it:
-            children = [
-                de.path
-                for de in it
-                if de.is_dir(follow_symlinks=False) and not roots.prunes(de.path)
-            ]
+            entries = list(it)
+        dirs = [de.path for de in entries if de.is_dir(follow_symlinks=False)]
+        if dirs:  # judging them takes this directory's ignore files: known from the listing
+            roots.learn(path, [de.name for de in entries if de.name in IGNORE_FILES])
+        children = [d for d in dirs if not roots.prunes(d)]
     except OSError:
         return
     for child in sorted(children):
