@@ -37,6 +37,10 @@ class RootSet:
             return True
         return any(not r.ignored(path, is_dir) for r in self.roots if r.relative(path) is not None)
 
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` lies in some root (whether or not its rules keep it)."""
+        return any(r.relative(path) is not None for r in self.roots)
+
     def learn(self, dir_path: str, names: Collection[str]) -> None:
         """Tell every root containing ``dir_path`` which ignore files it holds (a listing)."""
         for r in self.roots:

@@ -2,7 +2,8 @@
 
 Every consumer (live update, rebuilds, local commands) subscribes to ``FilesChanged`` on the
 store; nobody else watches files. When a directory appears inside a flat-watched directory,
-or an ignore file changes, the watch plan is recomputed and the watchers restarted.
+or an ignore file changes (at a root or nested, even one the rules exclude), the watch plan
+is recomputed and the watchers restarted.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class SharedWatcher:
 
     async def _pump(self, roots: RootSet, plan: WatchPlan, queue: Events) -> None:
         def accept(path: str) -> bool:
+            if os.path.basename(path) in RULE_FILES:  # even one its own rules exclude: it
+                return roots.owns(path)  # changes them (a re-plan, the reconciler's reload)
             return roots.accepts(path, os.path.isdir(path))
 
         try:

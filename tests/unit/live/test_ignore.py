@@ -1,19 +1,23 @@
-"""Nested .gitignore/.loopignore files: git's per-directory semantics, and the walk."""
+"""Nested .gitignore/.loopignore files: git's per-directory semantics, the walk, reloads."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
 import subprocess
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from loopdev.adapters.watch import RawBatch
 from loopdev.config.model import Image
 from loopdev.live import ignore
 from loopdev.live.ignore import for_dir, for_image
 from loopdev.live.roots import RootSet, plan_watch
+from loopdev.live.watcher import SharedWatcher
 
 
 def make_tree(root: Path, files: dict[str, str]) -> str:
@@ -192,3 +196,62 @@ def test_agrees_with_git_on_random_trees(tmp_path: Path) -> None:
             if de.is_file() and roots.accepts(de.path)
         }
         assert kept == set(filter(None, listed.split("\0"))), f"seed {seed}"
+
+
+class FakeWatch:
+    """A ``WatchFn`` fed by hand: one queue per (re)started watch, with its plan and filter."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[list[str], Callable[[str], bool], asyncio.Queue[RawBatch]]] = []
+
+    def __call__(
+        self, recursive: list[str], flat: list[str], accept: Callable[[str], bool]
+    ) -> AsyncIterator[RawBatch]:
+        queue: asyncio.Queue[RawBatch] = asyncio.Queue()
+        self.started.append((flat, accept, queue))
+
+        async def events() -> AsyncIterator[RawBatch]:
+            while True:
+                yield await queue.get()
+
+        return events()
+
+
+async def test_a_changed_nested_ignore_file_replans_even_when_the_rules_exclude_it(
+    tmp_path: Path,
+) -> None:
+    root = make_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM scratch\n",
+            ".dockerignore": "**/.gitignore\n",  # the ignore file itself is not sent
+            "services/api/build/out.bin": "",
+        },
+    )
+    image = Image("web", tmp_path, tmp_path / "Dockerfile")
+    fake = FakeWatch()
+    watcher = SharedWatcher(lambda: RootSet([for_image(image)]), lambda _b: None, fake)
+    task = asyncio.create_task(watcher.run())
+    nested = f"{root}/services/api/.gitignore"
+    build = f"{root}/services/api/build"
+
+    async def send(batch: RawBatch, generation: int) -> list[str]:
+        flat, accept, queue = fake.started[-1]
+        assert accept(nested)
+        queue.put_nowait(batch)
+        while watcher.generation < generation or not watcher.ready.is_set():
+            await asyncio.sleep(0.01)
+        return fake.started[-1][0]
+
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), 5)
+        assert build in fake.started[-1][0]
+        Path(nested).write_text("build/\n")
+        flat = await asyncio.wait_for(send(RawBatch(added={nested}), 2), 5)
+        assert build not in flat and f"{root}/services/api" in flat
+        Path(nested).unlink()
+        flat = await asyncio.wait_for(send(RawBatch(deleted={nested}), 3), 5)
+        assert build in flat
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
