@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from loopdev.adapters.kube_exec import ExecResult
 from loopdev.commands.options import GlobalOptions
 from loopdev.config.load import load_from_options
 from loopdev.engine import actions as a
@@ -26,6 +25,7 @@ from loopdev.reconcilers.live_update import LiveUpdateReconciler
 from loopdev.reconcilers.status import StatusReconciler
 from tests.engine.memkube import CountingBuilder, MemKube
 from tests.integration.deploy_support import CONFIGMAP, DOCKERFILE, deployment
+from tests.support.exec_port import RecordingExecPort
 
 LOOPFILE = """\
 version: v1
@@ -64,36 +64,15 @@ def app(value: str = "one", worker_image: str = "it-web") -> str:
     return deployment(value) + "---\n" + worker
 
 
-class MemExec:
+class MemExec(RecordingExecPort):
     """The exec port over MemKube's pods: records what each container was sent."""
 
     def __init__(self, kube: MemKube) -> None:
+        super().__init__()
         self.kube = kube
-        self.calls: list[tuple[str, list[str], bytes]] = []
 
-    async def list_pods(self, namespace: str, selector: str) -> tuple[list[dict[str, Any]], str]:
-        pods = [o for (k, ns, _), o in self.kube.objects.items() if k == "Pod" and ns == namespace]
-        return pods, "1"
-
-    async def exec(
-        self,
-        namespace: str,
-        pod: str,
-        container: str,
-        command: list[str],
-        stdin: bytes = b"",
-        timeout: float = 300.0,
-    ) -> ExecResult:
-        self.calls.append((pod, command, stdin))
-        return ExecResult(0, b"")
-
-    async def close(self) -> None:
-        pass
-
-    def sent_to(self, prefix: str, needle: bytes) -> list[str]:
-        return [
-            pod for pod, _cmd, stdin in self.calls if pod.startswith(prefix) and needle in stdin
-        ]
+    def current_pods(self, namespace: str) -> list[dict[str, Any]]:
+        return [o for (k, ns, _), o in self.kube.objects.items() if k == "Pod" and ns == namespace]
 
 
 @dataclass

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from loopdev.adapters.kube_exec import ExecResult
 from loopdev.config.model import (
     Deploy,
     Image,
@@ -28,33 +27,10 @@ from loopdev.engine.state import ResourceStatus
 from loopdev.engine.store import Store
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
 from loopdev.render.labels import RESOURCE_LABEL
+from tests.support.exec_port import RecordingExecPort
 from tests.unit.live.test_targets_replay import REF, pod
 
-
-class FakePort:
-    def __init__(self, pods: list[dict[str, Any]]) -> None:
-        self.pods = pods
-        self.calls: list[tuple[str, list[str], bytes]] = []
-        self.failing: set[str] = set()
-
-    async def list_pods(self, namespace: str, selector: str) -> tuple[list[dict[str, Any]], str]:
-        return self.pods, "1"
-
-    async def exec(
-        self,
-        namespace: str,
-        pod: str,
-        container: str,
-        command: list[str],
-        stdin: bytes = b"",
-        timeout: float = 300.0,
-    ) -> ExecResult:
-        self.calls.append((pod, command, stdin))
-        failed = command[:2] == ["sh", "-c"] and command[2] in self.failing
-        return ExecResult(1 if failed else 0, b"out\n")
-
-    async def close(self) -> None:
-        pass
+FakePort = RecordingExecPort
 
 
 @pytest.fixture
