@@ -123,13 +123,16 @@ def _find(root: Node | None, path: Path_) -> tuple[Node | None, Node] | None:
     return key, node
 
 
-def entries(node: MappingNode) -> Iterator[Pair]:
-    """A mapping's scalar-keyed entries in precedence order: its own, then merged (``<<``)."""
+def entries(node: MappingNode, _seen: frozenset[int] = frozenset()) -> Iterator[Pair]:
+    """A mapping's scalar-keyed entries in precedence order: its own, then merged (``<<``);
+    a mapping merged into itself is not visited again."""
     for pair in node.value:
         if pair[0].tag != _MERGE and isinstance(pair[0], ScalarNode):
             yield pair
+    seen = _seen | {id(node)}
     for source in _merge_sources(node):
-        yield from entries(source)
+        if id(source) not in seen:
+            yield from entries(source, seen)
 
 
 def _merge_sources(node: MappingNode) -> list[MappingNode]:
@@ -164,10 +167,10 @@ def parse_yaml(text: str, problems: Problems) -> Document | None:
     if node is None:
         return Document(None, Marks())
     try:
-        data = _convert(node, None, problems)
+        data = _convert(node, None, problems, set())
     except (_Irregular, RecursionError):  # a problem, or an alias inside its own anchor
         try:
-            data = _convert(node, (), problems)
+            data = _convert(node, (), problems, set())
         except RecursionError:
             problems.add_at(Mark(1, 1), (), "nested too deeply, expected a loopfile")
             return None
@@ -191,24 +194,30 @@ def _syntax_message(err: yaml.MarkedYAMLError, text: str) -> str:
     return f"invalid YAML: {problem}{context}, expected well-formed YAML"
 
 
-def _convert(node: Node, path: Path_ | None, problems: Problems) -> Any:
+def _convert(node: Node, path: Path_ | None, problems: Problems, active: set[int]) -> Any:
     """Plain data for ``node``. With ``path`` None (the fast pass) any problem raises
-    ``_Irregular``; with a path, problems are reported at their keys and skipped."""
+    ``_Irregular``; with a path, problems are reported at their keys and skipped, and
+    ``active`` holds the containers being converted, so an alias to one of them (a value
+    inside itself) is a problem instead of endless recursion."""
     if node.tag == _STR:
         return node.value
     if isinstance(node, MappingNode):
-        return _convert_mapping(node, path, problems)
+        return _convert_mapping(node, path, problems, active)
     if isinstance(node, SequenceNode):
         if path is None:
-            return [_convert(item, None, problems) for item in node.value]
-        return _convert_sequence(node, path, problems)
+            return [_convert(item, None, problems, active) for item in node.value]
+        return _convert_sequence(node, path, problems, active)
     construct = _SCALARS.get(node.tag)
     return construct(node) if construct else node.value  # timestamps etc. stay as written
 
 
-def _convert_mapping(node: MappingNode, path: Path_ | None, problems: Problems) -> dict[str, Any]:
+def _convert_mapping(
+    node: MappingNode, path: Path_ | None, problems: Problems, active: set[int]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     merged = False
+    if path is not None:
+        active.add(id(node))
     for key_node, value_node in node.value:
         if key_node.tag == _MERGE:
             merged = True
@@ -226,46 +235,39 @@ def _convert_mapping(node: MappingNode, path: Path_ | None, problems: Problems) 
             _duplicate(node, key_node, (*path, key), problems)
             continue
         if path is None:
-            out[key] = _convert(value_node, None, problems)
-        elif _contains_itself(value_node, node):
+            out[key] = _convert(value_node, None, problems, active)
+        elif id(value_node) in active:
             msg = "this value contains itself through an alias, expected a tree"
             problems.add_at(_mark(key_node.start_mark), (*path, key), msg)
         else:
-            out[key] = _convert(value_node, (*path, key), problems)
+            out[key] = _convert(value_node, (*path, key), problems, active)
     if merged:
-        _merge_into(out, node, path, problems)
+        _merge_into(out, node, path, problems, active)
+    active.discard(id(node))
     return out
 
 
-def _convert_sequence(node: SequenceNode, path: Path_, problems: Problems) -> list[Any]:
+def _convert_sequence(
+    node: SequenceNode, path: Path_, problems: Problems, active: set[int]
+) -> list[Any]:
     out: list[Any] = []
+    active.add(id(node))
     for i, item in enumerate(node.value):
-        if _contains_itself(item, node):
+        if id(item) in active:
             msg = "this list contains itself through an alias, expected a tree"
             problems.add_at(_mark(node.start_mark), (*path, i), msg)
         else:
-            out.append(_convert(item, (*path, i), problems))
+            out.append(_convert(item, (*path, i), problems, active))
+    active.discard(id(node))
     return out
 
 
-def _contains_itself(value: Node, parent: Node) -> bool:
-    """Whether ``value`` is ``parent`` or holds it (an alias to an enclosing anchor)."""
-    seen: set[int] = set()
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if node is parent:
-            return True
-        if id(node) in seen or isinstance(node, ScalarNode):
-            continue
-        seen.add(id(node))
-        for item in node.value:
-            stack.extend(item if isinstance(item, tuple) else (item,))
-    return False
-
-
 def _merge_into(
-    out: dict[str, Any], node: MappingNode, path: Path_ | None, problems: Problems
+    out: dict[str, Any],
+    node: MappingNode,
+    path: Path_ | None,
+    problems: Problems,
+    active: set[int],
 ) -> None:
     """YAML merge keys (``<<: *base``): merged entries fill in keys the mapping lacks."""
     for key_node, value in node.value:
@@ -281,7 +283,11 @@ def _merge_into(
             problems.add_at(_mark(key_node.start_mark), path, msg)
             continue
         for source in items:
-            for name, item in _convert_mapping(source, path, problems).items():
+            if path is not None and id(source) in active:
+                msg = "a merge key (<<) merges a mapping into itself, expected another mapping"
+                problems.add_at(_mark(key_node.start_mark), path, msg)
+                continue
+            for name, item in _convert_mapping(source, path, problems, active).items():
                 out.setdefault(name, item)
 
 

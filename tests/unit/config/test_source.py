@@ -91,13 +91,23 @@ def test_alias_inside_its_own_anchor_is_a_problem_not_a_crash() -> None:
     for text, where in [
         ("a: &x\n  b: *x\n", (2, 3, "a.b")),
         ("a: &x [1, *x]\n", (1, 4, "a[1]")),
-        ("a: &x [[*x]]\n", (1, 4, "a[0]")),
+        ("a: &x [[*x]]\n", (1, 8, "a[0][0]")),  # the inner list holds the alias
     ]:
         problems = Problems("f.yaml")
         assert parse_yaml(text, problems) is not None
         (problem,) = problems.items
         assert (problem.line, problem.col, problem.path) == where, text
         assert "contains itself" in problem.message
+
+
+def test_a_mapping_merged_into_itself_is_a_problem_and_its_marks_still_resolve() -> None:
+    problems = Problems("f.yaml")
+    doc = parse_yaml("a: &x\n  b: 1\n  <<: *x\n", problems)
+    assert doc is not None and doc.data == {"a": {"b": 1}}
+    (problem,) = problems.items
+    assert (problem.line, problem.col, problem.path) == (3, 3, "a")
+    assert "merges a mapping into itself" in problem.message
+    assert doc.marks.key_at(("a", "missing")) == Mark(1, 4)  # no endless walk through <<
 
 
 def test_problems_found_late_still_report_every_earlier_one() -> None:
