@@ -95,12 +95,12 @@ def render_chart(
 
 def _at_template_line(err: RenderedTextError, template: Template) -> TemplateError:
     """``err`` located at the template line that rendered the offending line."""
-    line = template_line(template, err.rendered_line)
+    lines = source_lines(template)
+    line = template_line(template, err.rendered_line, lines)
     if line is None:
         return err
     message = f"{err.source}:{line}: {err.detail} (rendered line {err.rendered_line})"
     if err.shown is not None:  # None inside a Secret: its lines may hold values
-        lines = source_lines(template)
         source = lines[line - 1] if 0 < line <= len(lines) else None
         if source is not None:
             message += f"\n  {line} | {source}"

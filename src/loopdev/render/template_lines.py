@@ -16,9 +16,9 @@ from types import GeneratorType
 from jinja2 import Template
 
 
-def template_line(template: Template, rendered_line: int) -> int | None:
-    """The 1-based template line behind 1-based ``rendered_line``, or None if not found."""
-    lines = source_lines(template)
+def template_line(template: Template, rendered_line: int, lines: list[str]) -> int | None:
+    """The 1-based template line behind 1-based ``rendered_line`` (``lines``: the template's
+    source, from ``source_lines``), or None if not found."""
     rendering = template.root_render_func(template.new_context())
     if not isinstance(rendering, GeneratorType):  # Jinja's compiled templates are generators
         return None
