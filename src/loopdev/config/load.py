@@ -21,6 +21,7 @@ from loopdev.config.checks import check_effective, check_profiles
 from loopdev.config.kubeconfig import current_context
 from loopdev.config.locate import find_loopfile
 from loopdev.config.model import Loopfile
+from loopdev.config.patches import apply_patches
 from loopdev.config.problems import Mark, Problems
 from loopdev.config.profiles import apply_profile, defined_profiles, select_profiles
 from loopdev.config.schema_errors import check_schema
@@ -71,7 +72,7 @@ def resolve_loopfile(
     defined = defined_profiles(data)
     env = os.environ if env is None else env
     active = select_profiles(defined, profiles, env, kube_context, command)
-    effective, effective_marks = _apply_profiles(data, marks, active)
+    effective, effective_marks = _apply_profiles(data, marks, active, problems)
     check_effective(effective, effective_marks, problems, path.parent)
     problems.raise_if_any()
     return Resolved(build_model(effective, path, tuple(defined), active), effective)
@@ -92,15 +93,24 @@ def _parse(problems: Problems) -> tuple[dict[str, Any], Marks]:
 
 
 def _apply_profiles(
-    data: dict[str, Any], marks: Marks, active: Sequence[str]
+    data: dict[str, Any], marks: Marks, active: Sequence[str], problems: Problems
 ) -> tuple[dict[str, Any], Marks]:
-    """The document without ``profiles``, with each active profile merged in order."""
+    """The document without ``profiles``, with each active profile merged in order: its
+    overlay, then its JSON patches. What patches wrote is schema-checked here, since the
+    profile schema cannot see it."""
     defined = defined_profiles(data)
     effective = {k: v for k, v in data.items() if k != "profiles"}
+    patched = False
     for name in active:
         if isinstance(defined[name], dict):
             merged, marks = apply_profile({**effective, "profiles": defined}, marks, name)
             effective = {k: v for k, v in merged.items() if k != "profiles"}
+            patches = defined[name].get("patches")
+            if isinstance(patches, list) and patches:
+                effective, marks = apply_patches(effective, marks, name, patches, problems)
+                patched = True
+    if patched and not problems.items:
+        check_schema(effective, marks, problems)
     return effective, marks
 
 
