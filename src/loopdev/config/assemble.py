@@ -112,11 +112,13 @@ def _deploy(raw: dict[str, Any], root: Path, project: str) -> Deploy:
 
 
 def port_forward(spec: str | dict[str, Any]) -> PortForward:
-    """``"8080:80"``/``"8080:http"`` or ``{local, remote, host}`` as a PortForward."""
+    """``"8080:80"``/``"8080:http"`` or ``{local, remote, host, service}`` as a PortForward."""
     if isinstance(spec, str):
         local, remote = spec.split(":", 1)
         return PortForward(int(local), int(remote) if remote.isdigit() else remote)
-    return PortForward(spec["local"], spec["remote"], spec.get("host", "127.0.0.1"))
+    return PortForward(
+        spec["local"], spec["remote"], spec.get("host", "127.0.0.1"), spec.get("service")
+    )
 
 
 def _resource(name: str, raw: dict[str, Any]) -> Resource:

@@ -75,8 +75,9 @@ class Deploy:
 @dataclass(frozen=True)
 class PortForward:
     local: int
-    remote: int | str  # a port number or a container port name
+    remote: int | str  # a port number or a container port name (a Service port with service)
     host: str = "127.0.0.1"
+    service: str | None = None  # forward to a Ready pod behind this Service
 
 
 @dataclass(frozen=True)
