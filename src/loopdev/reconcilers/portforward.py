@@ -19,8 +19,8 @@ from loopdev.config.model import Resource
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState, ForwardInfo
-from loopdev.portforward.forwarder import Forwarder, Target
 from loopdev.errors import LoopdevError
+from loopdev.portforward.forwarder import Forwarder, Target
 from loopdev.portforward.pods import (
     PROJECT_LABEL,
     PortNotFound,
