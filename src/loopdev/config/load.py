@@ -124,6 +124,8 @@ def resolve_from_options(opts: GlobalOptions, command: str | None = None) -> Res
     path = find_loopfile(opts.file)
     context = opts.context or current_context()
     resolved = resolve_loopfile(path, opts.profiles, kube_context=context, command=command)
+    if opts.default_repo:
+        resolved = with_default_repo(resolved, opts.default_repo)
     if opts.namespace is None:
         return resolved
     if not _DNS_LABEL.match(opts.namespace) or len(opts.namespace) > 63:
@@ -133,6 +135,31 @@ def resolve_from_options(opts: GlobalOptions, command: str | None = None) -> Res
         )
     model = dataclasses.replace(resolved.model, namespace=opts.namespace)
     return Resolved(model, {**resolved.effective, "namespace": opts.namespace})
+
+
+_REPO = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
+
+
+def with_default_repo(resolved: Resolved, repo: str) -> Resolved:
+    """``--default-repo``: push to this registry instead of ``build.registry`` (Skaffold's
+    flag; for shared dev clusters whose nodes pull from a registry)."""
+    repo = repo.rstrip("/")
+    if not _REPO.match(repo):
+        raise UsageError(
+            f"--default-repo {repo!r} is not a registry",
+            hint="expected host[:port][/path], e.g. registry.example.com/team or localhost:5000",
+        )
+    build = resolved.model.build
+    if build.delivery not in ("auto", "registry"):
+        raise UsageError(
+            f"--default-repo pushes to a registry, but the loopfile sets build.delivery: "
+            f"{build.delivery}",
+            hint="drop --default-repo (or LOOPDEV_DEFAULT_REPO), or set build.delivery: auto",
+        )
+    model = dataclasses.replace(resolved.model, build=dataclasses.replace(build, registry=repo))
+    effective = {**resolved.effective}
+    effective["build"] = {**(effective.get("build") or {}), "registry": repo}
+    return Resolved(model, effective)
 
 
 def display_name(path: Path) -> str:
