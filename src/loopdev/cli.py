@@ -79,6 +79,12 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 )
 @click.option("--context", help="Kube context to use (default: the kubeconfig's current one).")
 @click.option("--namespace", help="Namespace to deploy to (overrides the loopfile).")
+@click.option(
+    "--default-repo",
+    envvar="LOOPDEV_DEFAULT_REPO",
+    help="Push images to this registry (host[:port][/path]), as Skaffold's --default-repo; "
+    "overrides build.registry. Env: LOOPDEV_DEFAULT_REPO.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.version_option(__version__, "--version", prog_name="loopdev")
 @click.pass_context
@@ -88,10 +94,11 @@ def main_group(
     profiles: tuple[str, ...],
     context: str | None,
     namespace: str | None,
+    default_repo: str | None,
     debug: bool,
 ) -> None:
     """loopdev: save a file, see it running in your Kubernetes cluster."""
-    ctx.obj = GlobalOptions(file, profiles, context, namespace, debug)
+    ctx.obj = GlobalOptions(file, profiles, context, namespace, debug, default_repo=default_repo)
 
 
 def main() -> None:

@@ -8,12 +8,12 @@ discovery by label, streaming the save into exec stdin, and the presence check.
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import http.server
 import io
+import json
 import os
 import tarfile
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +27,7 @@ from loopdev.build.delivery import DeliveryChoice, make_delivery
 from loopdev.build.delivery_impl import NodeImport, Registry
 from loopdev.errors import BuildError
 from tests.support.images import ensure_busybox_image
+from tests.support.registry import LocalRegistry, running_registry
 from tests.unit.build.conftest import make_loopfile, write
 
 pytestmark = pytest.mark.docker
@@ -126,33 +127,56 @@ async def test_no_nodes_is_a_clear_error(client: docker.DockerClient) -> None:
     assert "docker ps --filter" in (info.value.hint or "")
 
 
-class _FakeRegistry(http.server.BaseHTTPRequestHandler):
-    """Answers manifest HEADs: present only for ``/v2/team/api/manifests/loopdev-1``."""
-
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
-        ok = (
-            self.path == "/v2/team/api/manifests/loopdev-1" and "manifest" in self.headers["Accept"]
-        )
-        self.send_response(200 if ok else 404)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+@pytest.fixture()
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalRegistry]:
+    """A real TLS + htpasswd registry, its credentials in the docker config loopdev reads."""
+    with running_registry(tmp_path / "registry") as reg:
+        monkeypatch.setenv("DOCKER_CONFIG", str(reg.docker_config))
+        yield reg
 
 
-async def test_registry_presence_check_and_refs() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeRegistry)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+async def test_registry_presence_check_speaks_tls_and_auth(
+    client: docker.DockerClient, registry: LocalRegistry
+) -> None:
+    """Absent before the push, present after it, under any registry prefix of the local tag;
+    the check goes over HTTPS with the docker config's credentials, as the push does."""
+    busybox = ensure_busybox_image(client)
+    adapter = await DockerAdapter.connect()
+    local = f"team/api:loopdev-{uuid.uuid4().hex[:8]}"
+    await adapter.tag(busybox, local)
+    reg = Registry(adapter, registry.host, "registry.internal:5000")
     try:
-        host = f"127.0.0.1:{server.server_address[1]}"
-        reg = Registry(None, host, "registry.internal:5000")
-        assert await reg.has_image("team/api:loopdev-1")
-        assert await reg.has_image("example.com/team/api:loopdev-1")  # registry part replaced
-        assert not await reg.has_image("team/api:loopdev-2")
-        assert reg.cluster_ref("team/api:loopdev-1") == "registry.internal:5000/team/api:loopdev-1"
+        assert not await reg.has_image(local)
+        assert await reg.deliver(local) == f"registry.internal:5000/{local}"
+        assert await reg.has_image(local)
+        assert await reg.has_image(f"example.com/{local}")  # registry part replaced
+        assert not await reg.has_image("team/api:loopdev-never-pushed")
     finally:
-        server.shutdown()
-    assert not await Registry(None, host, host).has_image("team/api:loopdev-1")  # server gone
+        for ref in (local, f"{registry.host}/{local}"):
+            with contextlib.suppress(docker.errors.DockerException):
+                client.images.remove(ref, force=True)
+
+
+async def test_registry_refusing_credentials_says_docker_login(
+    client: docker.DockerClient,
+    registry: LocalRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bad = tmp_path / "bad-config"
+    bad.mkdir()
+    token = base64.b64encode(b"loopdev:wrong").decode()
+    (bad / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(bad))
+    adapter = await DockerAdapter.connect()
+    with pytest.raises(
+        BuildError, match=f"registry {registry.host} refused the credentials"
+    ) as err:
+        await Registry(adapter, registry.host, registry.host).has_image("team/api:loopdev-1")
+    assert (
+        err.value.hint
+        == f"docker login {registry.host} (loopdev uses the docker config's credentials)"
+    )
 
 
 async def test_failed_push_is_a_clear_error(client: docker.DockerClient) -> None:

@@ -155,6 +155,32 @@ class DockerAdapter:
 
         await asyncio.to_thread(run)
 
+    async def registry_has(self, ref: str) -> bool:
+        """Whether a registry holds ``ref``, asked through the engine (it speaks HTTPS, trusts
+        what it trusts for pushes, and sends the docker config's credentials, as a push does).
+        A refusal of the credentials is an error naming ``docker login``; anything else
+        (unreachable, no such tag) is "not there", and the push that follows says why."""
+
+        def run() -> bool:
+            try:
+                self.api.inspect_distribution(ref)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as err:
+                text = str(getattr(err, "explanation", None) or err)
+                if err.status_code in (401, 403) or "auth" in text.lower():
+                    host = ref.split("/", 1)[0]
+                    raise BuildError(
+                        f"registry {host} refused the credentials for {ref}: {text}",
+                        f"docker login {host} (loopdev uses the docker config's credentials)",
+                    ) from None
+                return False
+            except docker.errors.DockerException as err:
+                raise _translate(err) from None
+            return True
+
+        return await asyncio.to_thread(run)
+
     async def tags_of(self, repository: str) -> list[tuple[str, int]]:
         """(tag reference, created unix time) of every local image in ``repository``."""
 

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import urllib.error
-import urllib.request
 from typing import Any
 
-from loopdev.adapters.docker import split_tag
 from loopdev.errors import BuildError
-
-_MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-    ]
-)
 
 
 class SharedDaemon:
@@ -127,10 +115,8 @@ class Registry:
         return self._target(ref, self.pull_host)
 
     async def has_image(self, ref: str) -> bool:
-        repo, tag = split_tag(self._target(ref, self.host))
-        host, _, path = repo.partition("/")
-        url = f"http://{host}/v2/{path}/manifests/{tag}"
-        return await asyncio.to_thread(_head_ok, url)
+        """Whether the registry already has this tag (HTTPS and auth as for the push)."""
+        return bool(await self.docker.registry_has(self._target(ref, self.host)))
 
     async def deliver(self, ref: str) -> str:
         target = self._target(ref, self.host)
@@ -142,12 +128,3 @@ class Registry:
 def _has_registry(ref: str) -> bool:
     first = ref.split("/", 1)[0]
     return "/" in ref and ("." in first or ":" in first or first == "localhost")
-
-
-def _head_ok(url: str) -> bool:
-    req = urllib.request.Request(url, method="HEAD", headers={"Accept": _MANIFEST_TYPES})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - local registry
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False

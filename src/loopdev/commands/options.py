@@ -18,6 +18,7 @@ class GlobalOptions:
     namespace: str | None = None
     debug: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    default_repo: str | None = None  # --default-repo / LOOPDEV_DEFAULT_REPO
 
 
 pass_options = click.make_pass_decorator(GlobalOptions, ensure=True)

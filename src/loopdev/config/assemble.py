@@ -12,7 +12,9 @@ from typing import Any
 from loopdev.config.model import (
     BuildSettings,
     Deploy,
+    HelmRelease,
     Image,
+    ImageKey,
     ImagePath,
     LiveUpdate,
     LocalCommand,
@@ -87,6 +89,7 @@ def _deploy(raw: dict[str, Any], root: Path, project: str) -> Deploy:
     release = raw.get("release")
     source: Path | None = None
     manifests: tuple[str, ...] = ()
+    releases: tuple[HelmRelease, ...] = ()
     if "chart" in raw:
         kind, source = "chart", _abs(root, raw["chart"])
     elif "manifests" in raw:
@@ -94,11 +97,10 @@ def _deploy(raw: dict[str, Any], root: Path, project: str) -> Deploy:
     elif "kustomize" in raw:
         kind, source = "kustomize", _abs(root, raw["kustomize"])
     else:
-        kind, helm = "helm", raw["helm"]
-        chart = helm["chart"] if isinstance(helm, dict) else helm
-        source = _abs(root, chart)
-        if isinstance(helm, dict):
-            release = helm.get("release", release)
+        kind = "helm"
+        releases = helm_releases(raw["helm"], root, release or project)
+        source = releases[0].chart
+        release = releases[0].release
     return Deploy(
         kind=kind,  # type: ignore[arg-type]
         source=source,
@@ -108,15 +110,47 @@ def _deploy(raw: dict[str, Any], root: Path, project: str) -> Deploy:
         values_files=tuple(_abs(root, f) for f in raw.get("valuesFiles", ())),
         image_paths=tuple(ImagePath(p["kind"], p["path"]) for p in raw.get("imagePaths", ())),
         rollout_timeout=float(raw.get("rolloutTimeout", 300)),
+        helm=releases if kind == "helm" else (),
     )
 
 
+def helm_releases(raw: Any, root: Path, first_release: str) -> tuple[HelmRelease, ...]:
+    """``deploy.helm`` (a chart directory, one release, or a list) as releases. Unnamed
+    releases after the first are named after their chart directory."""
+    entries = raw if isinstance(raw, list) else [raw]
+    releases = []
+    for i, entry in enumerate(entries):
+        spec: dict[str, Any] = {"chart": entry} if isinstance(entry, str) else entry
+        chart = _abs(root, spec["chart"])
+        default = first_release if i == 0 else chart.name
+        releases.append(
+            HelmRelease(
+                chart=chart,
+                release=spec.get("release", default),
+                values=spec.get("values", {}),
+                values_files=tuple(_abs(root, f) for f in spec.get("valuesFiles", ())),
+                flags=tuple(spec.get("flags", ())),
+                image_keys=image_keys(spec.get("imageKeys", ())),
+            )
+        )
+    return tuple(releases)
+
+
+def image_keys(raw: Any) -> tuple[ImageKey, ...]:
+    """``imageKeys``: a list of entries, or the short mapping ``{image: values.key}``."""
+    if isinstance(raw, dict):
+        return tuple(ImageKey(image, key=key) for image, key in raw.items())
+    return tuple(ImageKey(e["image"], e.get("key"), e.get("repository"), e.get("tag")) for e in raw)
+
+
 def port_forward(spec: str | dict[str, Any]) -> PortForward:
-    """``"8080:80"``/``"8080:http"`` or ``{local, remote, host}`` as a PortForward."""
+    """``"8080:80"``/``"8080:http"`` or ``{local, remote, host, service}`` as a PortForward."""
     if isinstance(spec, str):
         local, remote = spec.split(":", 1)
         return PortForward(int(local), int(remote) if remote.isdigit() else remote)
-    return PortForward(spec["local"], spec["remote"], spec.get("host", "127.0.0.1"))
+    return PortForward(
+        spec["local"], spec["remote"], spec.get("host", "127.0.0.1"), spec.get("service")
+    )
 
 
 def _resource(name: str, raw: dict[str, Any]) -> Resource:

@@ -30,6 +30,7 @@ def check_effective(data: dict[str, Any], marks: Marks, problems: Problems, root
     _check_dependencies(data, marks, problems)
     _check_ports(data, marks, problems)
     _check_paths(data, marks, problems, root)
+    _check_helm(data, marks, problems)
 
 
 def check_profiles(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
@@ -232,17 +233,84 @@ def _check_paths(data: dict[str, Any], marks: Marks, problems: Problems, root: P
     for key in ("chart", "kustomize"):
         if isinstance(deploy.get(key), str):
             _need(root, deploy[key], "directory", ("deploy", key), marks, problems)
-    helm = deploy.get("helm")
-    helm_dir = helm.get("chart") if isinstance(helm, dict) else helm
-    if isinstance(helm_dir, str):
-        at: Path_ = ("deploy", "helm", "chart") if isinstance(helm, dict) else ("deploy", "helm")
-        _need(root, helm_dir, "directory", at, marks, problems)
+    for at, release, chart_at in _helm_releases(deploy.get("helm")):
+        if isinstance(release.get("chart"), str):
+            _need(root, release["chart"], "directory", chart_at, marks, problems)
+        for path, file in _strings(release.get("valuesFiles"), (*at, "valuesFiles")):
+            _need(root, file, "file", path, marks, problems)
     for path, file in _strings(deploy.get("valuesFiles"), ("deploy", "valuesFiles")):
         _need(root, file, "file", path, marks, problems)
     for name, local in _mapping(data.get("local")).items():
         workdir = _mapping(local).get("workdir")
         if isinstance(workdir, str):
             _need(root, workdir, "directory", ("local", name, "workdir"), marks, problems)
+
+
+def _helm_releases(helm: Any) -> Iterator[tuple[Path_, dict[str, Any], Path_]]:
+    """Each Helm release entry (well-typed ones only): its path, body, and chart's path."""
+    base: Path_ = ("deploy", "helm")
+    if isinstance(helm, str):
+        yield base, {"chart": helm}, base
+    elif isinstance(helm, dict):
+        yield base, helm, (*base, "chart")
+    elif isinstance(helm, list):
+        for i, entry in enumerate(helm):
+            if isinstance(entry, dict):
+                yield (*base, i), entry, (*base, i, "chart")
+
+
+# `helm template` flags loopdev sets itself, or that would take the objects off stdout.
+_HELM_FLAGS_REFUSED = {
+    "--namespace": "loopdev renders every release into the project namespace",
+    "-n": "loopdev renders every release into the project namespace",
+    "--output-dir": "loopdev reads the rendered objects from helm's output",
+}
+
+
+def _check_helm(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
+    """Releases are named once; image keys name loopfile images and one way to set them."""
+    images = _mapping(data.get("images"))
+    seen: dict[str, Path_] = {}
+    deploy = _mapping(data.get("deploy"))
+    for i, (at, release, _) in enumerate(_helm_releases(deploy.get("helm"))):
+        name = release.get("release")
+        if not isinstance(name, str):  # the defaults assemble.helm_releases gives
+            first = deploy.get("release") or data.get("name")
+            name = first if i == 0 else Path(str(release.get("chart"))).name
+            where = at
+        else:
+            where = (*at, "release")
+        if name in seen:
+            msg = f"release {name!r} is rendered twice, expected a distinct release name"
+            problems.add_at(marks.value_at(where), where, msg)
+        seen[str(name)] = at
+        for j, flag in enumerate(_items(release.get("flags"))):
+            why = _HELM_FLAGS_REFUSED.get(str(flag).split("=", 1)[0])
+            if why:
+                path = (*at, "flags", j)
+                problems.add_at(marks.value_at(path), path, f"{flag!r} cannot be used: {why}")
+        keys = release.get("imageKeys")
+        entries = (
+            [({"image": k, "key": v}, (*at, "imageKeys", k)) for k, v in keys.items()]
+            if isinstance(keys, dict)
+            else [(e, (*at, "imageKeys", j)) for j, e in enumerate(_items(keys))]
+        )
+        for entry, path in entries:
+            if not isinstance(entry, dict):
+                continue
+            image = entry.get("image")
+            if isinstance(image, str) and image not in images:
+                known = f"one of {one_of(sorted(images))}" if images else "no images defined"
+                where = path if isinstance(keys, dict) else (*path, "image")
+                msg = f"image '{image}' is not in images, expected {known}"
+                problems.add_at(
+                    marks.key_at(where) if isinstance(keys, dict) else marks.value_at(where),
+                    where,
+                    msg,
+                )
+            if not isinstance(keys, dict):
+                present = {k: v for k, v in entry.items() if k in ("key", "repository")}
+                report_exactly_one(present, ["key", "repository"], path, marks, problems)
 
 
 def _need(

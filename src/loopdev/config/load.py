@@ -21,6 +21,7 @@ from loopdev.config.checks import check_effective, check_profiles
 from loopdev.config.kubeconfig import current_context
 from loopdev.config.locate import find_loopfile
 from loopdev.config.model import Loopfile
+from loopdev.config.patches import apply_patches
 from loopdev.config.problems import Mark, Problems
 from loopdev.config.profiles import apply_profile, defined_profiles, select_profiles
 from loopdev.config.schema_errors import check_schema
@@ -71,7 +72,7 @@ def resolve_loopfile(
     defined = defined_profiles(data)
     env = os.environ if env is None else env
     active = select_profiles(defined, profiles, env, kube_context, command)
-    effective, effective_marks = _apply_profiles(data, marks, active)
+    effective, effective_marks = _apply_profiles(data, marks, active, problems)
     check_effective(effective, effective_marks, problems, path.parent)
     problems.raise_if_any()
     return Resolved(build_model(effective, path, tuple(defined), active), effective)
@@ -92,15 +93,24 @@ def _parse(problems: Problems) -> tuple[dict[str, Any], Marks]:
 
 
 def _apply_profiles(
-    data: dict[str, Any], marks: Marks, active: Sequence[str]
+    data: dict[str, Any], marks: Marks, active: Sequence[str], problems: Problems
 ) -> tuple[dict[str, Any], Marks]:
-    """The document without ``profiles``, with each active profile merged in order."""
+    """The document without ``profiles``, with each active profile merged in order: its
+    overlay, then its JSON patches. What patches wrote is schema-checked here, since the
+    profile schema cannot see it."""
     defined = defined_profiles(data)
     effective = {k: v for k, v in data.items() if k != "profiles"}
+    patched = False
     for name in active:
         if isinstance(defined[name], dict):
             merged, marks = apply_profile({**effective, "profiles": defined}, marks, name)
             effective = {k: v for k, v in merged.items() if k != "profiles"}
+            patches = defined[name].get("patches")
+            if isinstance(patches, list) and patches:
+                effective, marks = apply_patches(effective, marks, name, patches, problems)
+                patched = True
+    if patched and not problems.items:
+        check_schema(effective, marks, problems)
     return effective, marks
 
 
@@ -114,6 +124,8 @@ def resolve_from_options(opts: GlobalOptions, command: str | None = None) -> Res
     path = find_loopfile(opts.file)
     context = opts.context or current_context()
     resolved = resolve_loopfile(path, opts.profiles, kube_context=context, command=command)
+    if opts.default_repo:
+        resolved = with_default_repo(resolved, opts.default_repo)
     if opts.namespace is None:
         return resolved
     if not _DNS_LABEL.match(opts.namespace) or len(opts.namespace) > 63:
@@ -123,6 +135,31 @@ def resolve_from_options(opts: GlobalOptions, command: str | None = None) -> Res
         )
     model = dataclasses.replace(resolved.model, namespace=opts.namespace)
     return Resolved(model, {**resolved.effective, "namespace": opts.namespace})
+
+
+_REPO = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
+
+
+def with_default_repo(resolved: Resolved, repo: str) -> Resolved:
+    """``--default-repo``: push to this registry instead of ``build.registry`` (Skaffold's
+    flag; for shared dev clusters whose nodes pull from a registry)."""
+    repo = repo.rstrip("/")
+    if not _REPO.match(repo):
+        raise UsageError(
+            f"--default-repo {repo!r} is not a registry",
+            hint="expected host[:port][/path], e.g. registry.example.com/team or localhost:5000",
+        )
+    build = resolved.model.build
+    if build.delivery not in ("auto", "registry"):
+        raise UsageError(
+            f"--default-repo pushes to a registry, but the loopfile sets build.delivery: "
+            f"{build.delivery}",
+            hint="drop --default-repo (or LOOPDEV_DEFAULT_REPO), or set build.delivery: auto",
+        )
+    model = dataclasses.replace(resolved.model, build=dataclasses.replace(build, registry=repo))
+    effective = {**resolved.effective}
+    effective["build"] = {**(effective.get("build") or {}), "registry": repo}
+    return Resolved(model, effective)
 
 
 def display_name(path: Path) -> str:

@@ -61,22 +61,47 @@ class ImagePath:
 
 
 @dataclass(frozen=True)
+class ImageKey:
+    """Where a Helm chart takes a built image from its values (Tilt's ``image_keys``):
+    the whole reference at ``key``, or its repository and tag at two keys (dotted paths)."""
+
+    image: str
+    key: str | None = None
+    repository: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """One ``helm template`` run: a chart, its release name, and what only it gets."""
+
+    chart: Path
+    release: str
+    values: Mapping[str, Any] = field(default_factory=dict)  # over deploy.values
+    values_files: tuple[Path, ...] = ()  # after deploy.valuesFiles
+    flags: tuple[str, ...] = ()  # extra `helm template` arguments
+    image_keys: tuple[ImageKey, ...] = ()
+
+
+@dataclass(frozen=True)
 class Deploy:
     kind: DeployKind
-    source: Path | None = None  # chart dir, kustomize dir or helm chart dir
+    source: Path | None = None  # chart dir, kustomize dir or (first) helm chart dir
     manifests: tuple[str, ...] = ()  # globs relative to the loopfile dir (kind == "manifests")
     release: str | None = None  # release name for chart/helm; defaults to the project name
     values: Mapping[str, Any] = field(default_factory=dict)
     values_files: tuple[Path, ...] = ()
     image_paths: tuple[ImagePath, ...] = ()
     rollout_timeout: float = 300.0
+    helm: tuple[HelmRelease, ...] = ()  # kind == "helm": every release, in order
 
 
 @dataclass(frozen=True)
 class PortForward:
     local: int
-    remote: int | str  # a port number or a container port name
+    remote: int | str  # a port number or a container port name (a Service port with service)
     host: str = "127.0.0.1"
+    service: str | None = None  # forward to a Ready pod behind this Service
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,11 @@ def select_profiles(
 
 
 def apply_profile(data: dict[str, Any], marks: Marks, name: str) -> tuple[dict[str, Any], Marks]:
-    """``data`` with profile ``name`` merged over it, and marks pointing into the profile."""
-    overlay = {k: v for k, v in data["profiles"][name].items() if k != "activation"}
+    """``data`` with profile ``name``'s overlay merged over it (its ``patches`` apply after,
+    see ``config.patches``), and marks pointing into the profile."""
+    overlay = {
+        k: v for k, v in data["profiles"][name].items() if k not in ("activation", "patches")
+    }
     return merge(data, overlay, ()), marks.overlay(marks, ("profiles", name))
 
 

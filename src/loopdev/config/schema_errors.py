@@ -49,6 +49,8 @@ _PATTERN_HINTS = {
     "^[^\\s:]+:[0-9]{1,5}$": "host:port, e.g. '127.0.0.1:5432'",
     "^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name (letters, digits, '_')",
     "^[A-Z][A-Za-z0-9]*$": "a Kubernetes kind such as 'Rollout'",
+    "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$": "a dotted values path such as 'image.repository'",
+    "^(/([^~/]|~[01])*)+$": "a JSON pointer such as '/deploy/values/replicas' ('~1' for '/')",
     "^([A-Za-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$": (
         "an image repository such as 'api' or 'registry.example.com/team/api' (lowercase)"
     ),

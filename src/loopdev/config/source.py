@@ -68,15 +68,17 @@ class Marks:
     """Where the value at a key path, and the key introducing it, start in the file.
 
     ``layers`` are overlays (a profile's subtree under its prefix), consulted newest first, so
-    that after a profile is merged, its paths point into the profile.
+    that after a profile is merged, its paths point into the profile. A layer grafted ``at`` a
+    path answers only for paths below it (a JSON patch's value answers for where it landed).
     """
 
     root: Node | None = None
-    layers: tuple[tuple[Marks, Path_], ...] = ()
+    layers: tuple[tuple[Marks, Path_, Path_], ...] = ()
 
-    def overlay(self, source: Marks, prefix: Path_) -> Marks:
-        """These marks with ``source``'s marks under ``prefix`` taking precedence."""
-        return Marks(self.root, (*self.layers, (source, prefix)))
+    def overlay(self, source: Marks, prefix: Path_, at: Path_ = ()) -> Marks:
+        """These marks with ``source``'s marks under ``prefix`` taking precedence for the
+        paths under ``at`` (``at`` itself maps to ``prefix``)."""
+        return Marks(self.root, (*self.layers, (source, prefix, at)))
 
     def value_at(self, path: Path_) -> Mark:
         """The mark of the deepest node on ``path`` that exists (the document start at worst)."""
@@ -95,8 +97,10 @@ class Marks:
 
     def _exact(self, path: Path_) -> tuple[Node | None, Node] | None:
         if path:
-            for source, prefix in reversed(self.layers):
-                found = _find(source.root, prefix + path)
+            for source, prefix, at in reversed(self.layers):
+                if path[: len(at)] != at:
+                    continue
+                found = _find(source.root, prefix + path[len(at) :])
                 if found is not None:
                     return found
         return _find(self.root, path)

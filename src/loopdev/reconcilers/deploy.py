@@ -67,7 +67,7 @@ def source_trees(config: Any) -> list[Path]:
         return []
     if config.deploy.kind == "kustomize":
         return kustomize_dirs(source)
-    return [source]
+    return [r.chart for r in config.deploy.helm] or [source]
 
 
 def touches_deploy(
@@ -81,6 +81,7 @@ def touches_deploy(
     if dirs is None:
         dirs = source_trees(cfg)
     files = {*cfg.deploy.values_files, *(Path(v) for v in ctx.options.values_files)}
+    files |= {f for r in cfg.deploy.helm for f in r.values_files}
     files = {f if f.is_absolute() else cfg.root / f for f in files}
     for raw in paths:
         path = Path(raw)

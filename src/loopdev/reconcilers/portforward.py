@@ -12,21 +12,24 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from loopdev.adapters.kube_portforward import KubeWire
 from loopdev.config.model import Resource
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState, ForwardInfo
+from loopdev.errors import LoopdevError
 from loopdev.portforward.forwarder import Forwarder, Target
 from loopdev.portforward.pods import (
+    PROJECT_LABEL,
     PortNotFound,
     choose_pod,
     of_resource,
     resolve_port,
     selector,
 )
+from loopdev.portforward.services import ServiceProblem, selected_pods, target_port
 
 
 class PortForwardReconciler:
@@ -78,9 +81,11 @@ class PortForwardReconciler:
     async def _follow(
         self, ctx: SessionContext, wire: Any, res: Resource, fwds: list[Forwarder]
     ) -> None:
-        """Move every forward of ``res`` to its current Ready pod on each pod change."""
-        current: str | None = None
+        """Move every forward of ``res`` to its current Ready pod on each pod change: a pod
+        of the resource, or for a Service forward a pod the Service selects."""
+        current: dict[int, str | None] = {}
         known: set[str] = set()
+        services = _Services(ctx)
         # aclosing: a cancelled session must release the watch's HTTP connection right away.
         async with contextlib.aclosing(self._pod_sets(ctx, wire, res)) as pod_sets:
             async for pods in pod_sets:
@@ -89,19 +94,33 @@ class PortForwardReconciler:
                     for fwd in fwds:
                         fwd.drop_pod(gone)
                 known = names
-                pod = choose_pod(pods, current)
-                current = pod["metadata"]["name"] if pod is not None else None
-                for spec, fwd in zip(res.port_forwards, fwds, strict=True):
-                    _retarget(fwd, ctx.namespace, pod, spec.remote)
+                own = of_resource(pods, res.name)
+                for i, (spec, fwd) in enumerate(zip(res.port_forwards, fwds, strict=True)):
+                    remote: int | str = spec.remote
+                    candidates = own
+                    if spec.service is not None:
+                        try:
+                            service = await services.get(spec.service)
+                            candidates = selected_pods(pods, service)
+                            remote = target_port(service, spec.remote)
+                        except ServiceProblem as err:
+                            fwd.set_target(None, problem=str(err))
+                            continue
+                    pod = choose_pod(candidates, current.get(i))
+                    current[i] = pod["metadata"]["name"] if pod is not None else None
+                    _retarget(fwd, ctx.namespace, pod, remote)
 
     async def _pod_sets(
         self, ctx: SessionContext, wire: Any, res: Resource
     ) -> AsyncGenerator[Sequence[Mapping[str, Any]], None]:
-        """The resource's pods now and after every pod event: from the session's shared
-        cluster watch when there is one (no second watch), else from our own watch."""
+        """The project's pods now and after every pod event: from the session's shared
+        cluster watch when there is one (no second watch), else from our own watch (of the
+        resource's pods, or of the project's when a Service may select others)."""
         cluster = ctx.shared.get("cluster")
         if cluster is None:
-            watch = wire.watch_pods(ctx.namespace, selector(ctx.config.name, res.name))
+            wide = any(spec.service is not None for spec in res.port_forwards)
+            labels = f"{PROJECT_LABEL}={ctx.config.name}" if wide else None
+            watch = wire.watch_pods(ctx.namespace, labels or selector(ctx.config.name, res.name))
             async with contextlib.aclosing(watch) as pod_lists:
                 async for pods in pod_lists:
                     yield pods
@@ -115,7 +134,7 @@ class PortForwardReconciler:
             while True:
                 await changed.wait()
                 changed.clear()
-                yield of_resource(cluster.pods(), res.name)
+                yield cluster.pods()
         finally:
             unsubscribe()
 
@@ -136,6 +155,34 @@ class PortForwardReconciler:
         status = state.resource(res.name)
         if status is not None and status.forwards != infos:
             ctx.store.dispatch(a.StatusPatched(res.name, {"forwards": infos}))
+
+
+class _Services:
+    """The Services forwards name: as loopdev last applied them (no request), else read
+    once from the cluster (a Service loopdev does not deploy)."""
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self._ctx = ctx
+        self._read: dict[str, Mapping[str, Any]] = {}
+
+    async def get(self, name: str) -> Mapping[str, Any]:
+        applied = self._ctx.applied.get(f"Service/{name}")
+        if applied is not None:
+            return cast(Mapping[str, Any], applied)
+        if name not in self._read:
+            found = None
+            if self._ctx.kube is not None:
+                try:
+                    found = await self._ctx.kube.get("v1", "Service", name, self._ctx.namespace)
+                except LoopdevError as err:
+                    raise ServiceProblem(f"service {name}: {err.message}") from None
+            if found is None:
+                raise ServiceProblem(
+                    f"service {name} not found in namespace {self._ctx.namespace}, expected a "
+                    "Service the deploy renders or one that exists there"
+                )
+            self._read[name] = found
+        return self._read[name]
 
 
 def _retarget(

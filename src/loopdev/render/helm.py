@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from loopdev.config.model import ImageKey
 from loopdev.errors import ConfigError
 from loopdev.render.documents import parse_documents
 from loopdev.render.tools import find_tool, run_tool
@@ -31,6 +32,7 @@ def render_helm(
     namespace: str,
     profiles: Sequence[str],
     overlay: Mapping[str, Any],
+    flags: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """The objects ``helm template`` renders for this release."""
     if not (chart_dir / "Chart.yaml").is_file():
@@ -49,9 +51,46 @@ def render_helm(
     with tempfile.TemporaryDirectory(prefix="loopdev-helm-") as tmp:
         overlay_file = Path(tmp) / "values.yaml"
         overlay_file.write_text(dump(dict(overlay)), encoding="utf-8")
-        argv += ["--values", str(overlay_file)]
+        argv += ["--values", str(overlay_file), *flags]
         text = run_tool(argv, f"helm template {chart_dir.name}", hint=_HINT.format(chart_dir))
     return parse_helm_output(text, chart_dir.name)
+
+
+def image_key_values(keys: Iterable[ImageKey], refs: Mapping[str, str]) -> dict[str, Any]:
+    """The values that hand each built reference to a chart at its ``imageKeys``: the whole
+    reference at ``key``, or ``repository`` and ``tag`` (a digest stays with the tag, so
+    ``{{ repository }}:{{ tag }}`` is still a valid reference)."""
+    values: dict[str, Any] = {}
+    for entry in keys:
+        ref = refs.get(entry.image)
+        if ref is None:
+            continue
+        if entry.key is not None:
+            _put(values, entry.key, ref)
+        if entry.repository is not None and entry.tag is not None:
+            repository, tag = split_reference(ref)
+            _put(values, entry.repository, repository)
+            _put(values, entry.tag, tag)
+    return values
+
+
+def split_reference(ref: str) -> tuple[str, str]:
+    """``registry:5000/team/api:v1@sha256:..`` -> (``registry:5000/team/api``, ``v1@sha256:..``)."""
+    name, at, digest = ref.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repository, tag = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "latest")
+    return repository, f"{tag}@{digest}" if at else tag
+
+
+def _put(values: dict[str, Any], dotted: str, value: str) -> None:
+    node = values
+    *parents, last = dotted.split(".")
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[last] = value
 
 
 def parse_helm_output(text: str, chart_name: str) -> list[dict[str, Any]]:

@@ -37,6 +37,9 @@ def deploy_inputs(config: Loopfile, values_files: Iterable[Path] = ()) -> tuple[
                 found.append(config.root / pattern.split("*")[0])
     elif deploy.source is not None and deploy.kind == "kustomize":
         found += kustomize_dirs(deploy.source)
+    elif deploy.helm:
+        for release in deploy.helm:
+            found += [release.chart, *release.values_files]
     elif deploy.source is not None:
         found.append(deploy.source)
     return tuple(dict.fromkeys(p.resolve() for p in found))

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loopdev.config.model import Loopfile
+from loopdev.config.model import HelmRelease, Loopfile
 from loopdev.errors import ConfigError, TemplateError, UsageError
 from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
 from loopdev.render.documents import ORIGINS
-from loopdev.render.helm import render_helm
+from loopdev.render.helm import image_key_values, render_helm
 from loopdev.render.inject import inject_images
 from loopdev.render.kinds import custom_scopes, is_cluster_scoped, pod_metadata
 from loopdev.render.kustomize import render_kustomize
@@ -70,18 +70,57 @@ def _source_objects(
     if deploy.kind == "kustomize":
         return render_kustomize(source)
     release = deploy.release or config.name
-    user_layers = [
-        deploy.values,
-        *(load_values_file(p) for p in deploy.values_files),
-        *(load_values_file(p) for p in values_files),
-    ]
+    loopfile_layers = [*(load_values_file(p) for p in deploy.values_files), deploy.values]
+    cli_layers = [load_values_file(p) for p in values_files]
     if deploy.kind == "helm":
-        overlay = layer_values(user_layers, set_values)
-        return render_helm(source, release, config.namespace, config.active_profiles, overlay)
+        return _helm_objects(config, refs, (loopfile_layers, cli_layers), set_values)
+    user_layers = [*loopfile_layers, *cli_layers]
     chart_layers = chart_value_layers(source, config.active_profiles)
     values = layer_values([*chart_layers, *user_layers], set_values)
     ctx = ChartContext(release, config.namespace, config.active_profiles, refs)
     return render_chart(source, values, ctx, config.root)
+
+
+def _helm_objects(
+    config: Loopfile,
+    refs: Mapping[str, str],
+    shared: tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]],
+    set_values: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Every release in order. A release's values: deploy.values and valuesFiles, its own
+    values and valuesFiles, --values files, its imageKeys, then --set (the command line wins
+    over everything, as it does for charts)."""
+    loopfile_layers, cli_layers = shared
+    objects: list[dict[str, Any]] = []
+    releases = config.deploy.helm or (
+        HelmRelease(_source_dir(config), config.deploy.release or config.name),
+    )
+    for release in releases:
+        layers = [
+            *loopfile_layers,
+            release.values,
+            *(load_values_file(p) for p in release.values_files),
+            *cli_layers,
+            image_key_values(release.image_keys, refs),
+        ]
+        overlay = layer_values(layers, set_values)
+        objects += render_helm(
+            _existing_dir(config, release.chart),
+            release.release,
+            config.namespace,
+            config.active_profiles,
+            overlay,
+            release.flags,
+        )
+    return objects
+
+
+def _existing_dir(config: Loopfile, source: Path) -> Path:
+    if not source.is_dir():
+        raise ConfigError(
+            f"{config.path}: deploy.{config.deploy.kind}: directory {source} does not exist"
+        )
+    return source
 
 
 def _source_dir(config: Loopfile) -> Path:

@@ -13,7 +13,7 @@ def ctx(
     tmp: Path, source: Path | None = None, manifests: tuple[str, ...] = (), kind: str = "chart"
 ) -> SimpleNamespace:
     deploy = SimpleNamespace(
-        kind=kind, source=source, manifests=manifests, values_files=(tmp / "v.yaml",)
+        kind=kind, source=source, manifests=manifests, values_files=(tmp / "v.yaml",), helm=()
     )
     config = SimpleNamespace(root=tmp, deploy=deploy)
     return SimpleNamespace(config=config, options=SimpleNamespace(values_files=("extra.yaml",)))

@@ -45,7 +45,11 @@ class SharedCluster:
 
 @contextlib.asynccontextmanager
 async def running(
-    wire: KubeWire, tmp_path: Path, *forwards: PortForward, cluster: SharedCluster | None = None
+    wire: KubeWire,
+    tmp_path: Path,
+    *forwards: PortForward,
+    cluster: SharedCluster | None = None,
+    applied: dict[str, Any] | None = None,
 ) -> AsyncIterator[tuple[Store, PortForwardReconciler]]:
     cfg = Loopfile(
         path=tmp_path / "loopfile.yaml",
@@ -58,7 +62,7 @@ async def running(
     )
     store = Store()
     store.reduce_now(a.ResourceAdded(ResourceStatus(name="api", kind="workload")))
-    ctx = SessionContext(cfg, store, LogStore(), "kind-pf", "default")
+    ctx = SessionContext(cfg, store, LogStore(), "kind-pf", "default", applied=applied or {})
     if cluster is not None:
         ctx.shared["cluster"] = cluster
     rec = PortForwardReconciler(wire)
@@ -168,3 +172,63 @@ async def test_connections_to_a_deleted_pod_are_closed_at_once(
         assert await asyncio.wait_for(reader.read(), 1.0) == b""  # closed, not left hanging
         writer.close()
     server.close()
+
+
+def service(selector: dict[str, str], *ports: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"selector": selector, "ports": list(ports)}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": spec}
+
+
+async def test_service_forward_follows_the_services_pods_and_target_port(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    """The Service selects pods of another resource; its port 80 maps to the pods' named
+    targetPort; a replaced pod is followed as for a pod forward."""
+    s1, a1 = await http_backend("one")
+    s2, a2 = await http_backend("two")
+    web = {PROJECT_LABEL: "demo", RESOURCE_LABEL: "web", "app": "web"}
+    fake_api.put(pod("api-1", labels=LABELS), backend=("127.0.0.1", 1))  # not selected
+    fake_api.put(pod("web-1", labels=web, ports=(("http", 8000),)), backend=a1)
+    svc = service({"app": "web"}, {"name": "http", "port": 80, "targetPort": "http"})
+    port = free_port()
+    fwd = PortForward(local=port, remote=80, service="web")
+    async with running(wire, tmp_path, fwd, applied={"Service/web": svc}) as (store, _):
+        await until(lambda: forward_state(store) == "listening")
+        assert await get(port) == "one"
+        fake_api.delete("web-1")
+        fake_api.put(pod("web-2", created="2024-02-01T00:00:00Z", labels=web), backend=a2)
+        assert await get(port) == "two"
+    s1.close()
+    s2.close()
+
+
+async def test_service_forward_by_port_name_through_the_shared_watch(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    server, addr = await http_backend("svc")
+    cluster = SharedCluster(fake_api)
+    web = {PROJECT_LABEL: "demo", RESOURCE_LABEL: "web", "app": "web"}
+    fake_api.put(pod("web-1", labels=web, ports=(("metrics", 9100),)), backend=addr)
+    svc = service({"app": "web"}, {"name": "m", "port": 9000, "targetPort": 9100})
+    port = free_port()
+    fwd = PortForward(local=port, remote="m", service="web")
+    applied = {"Service/web": svc}
+    async with running(wire, tmp_path, fwd, cluster=cluster, applied=applied) as (store, _):
+        await until(lambda: forward_state(store) == "listening")
+        assert await get(port) == "svc"
+    server.close()
+
+
+async def test_service_problems_are_shown_on_the_forward(
+    fake_api: FakeApi, wire: KubeWire, tmp_path: Path
+) -> None:
+    fake_api.put(pod("web-1", labels={**LABELS, "app": "web"}), backend=("127.0.0.1", 1))
+    svc = service({"app": "web"}, {"name": "http", "port": 80})
+    bad_port = PortForward(local=free_port(), remote=81, service="web")
+    async with running(wire, tmp_path, bad_port, applied={"Service/web": svc}) as (st, _):
+        await until(lambda: forward_state(st).startswith("error: "))
+        assert "service web has no port 81; its ports: 80 (http)" in forward_state(st)
+    missing = PortForward(local=free_port(), remote=80, service="web")
+    async with running(wire, tmp_path, missing) as (st, _):
+        await until(lambda: forward_state(st).startswith("error: "))
+        assert "service web not found in namespace default" in forward_state(st)

@@ -56,7 +56,7 @@ def test_context_offers_values_chart_release_profiles_images(chart: ChartFactory
 
 
 def test_values_layer_in_documented_order(chart: ChartFactory, tmp_path) -> None:
-    (tmp_path / "file.yaml").write_text("f: file\nv: file\n")
+    (tmp_path / "file.yaml").write_text("f: file\nv: file\no: file\n")
     (tmp_path / "cli.yaml").write_text("c: cli\nv: cli\n")
     config = chart(
         {"cm.yaml": cm("{{ values | toyaml | indent(2) }}")},
@@ -65,7 +65,7 @@ def test_values_layer_in_documented_order(chart: ChartFactory, tmp_path) -> None
             "chart/values-dev.yaml": "d: dev\nv: dev\n",
             "chart/values-prod.yaml": "p: prod\nv: prod\nlist: [3]\n",
         },
-        values={"l": "loopfile", "v": "loopfile"},
+        values={"l": "loopfile", "v": "loopfile", "o": "loopfile"},
         values_files=(tmp_path / "file.yaml",),
     )
     config = with_profiles(config, "dev", "prod")
@@ -79,6 +79,7 @@ def test_values_layer_in_documented_order(chart: ChartFactory, tmp_path) -> None
         "l": "loopfile",
         "f": "file",
         "c": "cli",
+        "o": "loopfile",  # values win over valuesFiles, as documented
     }
     data = data_of(render_objects(config, {}, set_values=["v=set", "list={9}"]))
     assert data["v"] == "set" and data["list"] == [9]
