@@ -81,6 +81,11 @@ def ci_verdict(
         res = state.resource(name)
         if res is not None and res.state in FAILED_STATES:
             return Verdict(False, name, f"{res.state}: {res.reason}")
+        for fwd in res.forwards if res is not None else ():
+            if fwd.listen_error:  # a forward `ci` promised cannot work: fail, do not wait
+                return Verdict(
+                    False, name, f"port-forward {fwd.host}:{fwd.local}: {fwd.listen_error}"
+                )
     if deploy_error:
         return Verdict(False, "deploy", deploy_error)
     if not deployed:
