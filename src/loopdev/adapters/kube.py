@@ -344,7 +344,13 @@ class KubeClient:
         return await self._call(run)
 
     async def read_log(
-        self, pod: str, namespace: str, container: str, previous: bool = False, tail: int = 20
+        self,
+        pod: str,
+        namespace: str,
+        container: str,
+        previous: bool = False,
+        tail: int = 20,
+        timestamps: bool = False,
     ) -> str:
         def run() -> str:
             core = k8s.CoreV1Api(self._api)
@@ -355,6 +361,7 @@ class KubeClient:
                     container=container,
                     previous=previous,
                     tail_lines=tail,
+                    timestamps=timestamps,
                     _request_timeout=self._timeout,
                 )
             )
@@ -415,9 +422,11 @@ class KubeClient:
         container: str,
         since_seconds: int | None = None,
         timestamps: bool = False,
+        since_time: str | None = None,
     ) -> AsyncIterator[str]:
         """Lines of one container's log as they are written, until the container stops
-        (``timestamps``: each line starts with its RFC 3339 time and a space)."""
+        (``timestamps``: each line starts with its RFC 3339 time and a space; ``since_time``:
+        an RFC 3339 time, only lines from then on; the API refuses it beside ``since_seconds``)."""
 
         def path() -> tuple[str, dict[str, Any]]:
             query = {"container": container, "follow": "true"}
@@ -425,6 +434,8 @@ class KubeClient:
                 query["timestamps"] = "true"
             if since_seconds is not None:
                 query["sinceSeconds"] = str(since_seconds)
+            elif since_time is not None:
+                query["sinceTime"] = since_time
             return f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query
 
         return self._stream(path, None)
