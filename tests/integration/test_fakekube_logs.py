@@ -42,6 +42,7 @@ def test_since_time_and_tail_lines_apply_together(
     v1.create_namespaced_pod(
         namespace, {"metadata": {"name": "two"}, "spec": {"containers": [container]}}
     )
+
     def six_lines() -> bool | None:
         try:
             return raw_log(kube_api, namespace, "two")[1].count("\n") == 6 or None

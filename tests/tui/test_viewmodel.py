@@ -134,3 +134,21 @@ def test_filter_cannot_find_a_secret_value() -> None:
         assert vm.log_view(logs.lines(), None, "password", 5) == ["worker │ password is ********"]
     finally:
         REDACTOR.clear()
+
+
+def test_log_view_masks_a_value_remembered_from_an_earlier_session(tmp_path) -> None:  # noqa: ANN001
+    from loopdev.redact import Redactor
+    from loopdev.redact_memory import SecretMemory
+
+    earlier = Redactor()
+    earlier.add_manifest({"kind": "Secret", "stringData": {"value": "alpha-7f3c1"}})
+    memory = SecretMemory.open(tmp_path / "m.json")
+    memory.learn(earlier.values())
+    logs = LogStore()
+    logs.append("web", "current alpha-7f3c1", "p/c")
+    memory.apply(REDACTOR)
+    try:
+        assert vm.log_view(logs.lines(), None, "", 5) == ["web │ current ********"]
+        assert vm.log_view(logs.lines(), None, "alpha", 5) == []
+    finally:
+        REDACTOR.clear()

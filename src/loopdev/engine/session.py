@@ -30,6 +30,7 @@ from loopdev.render.labels import project_selector
 log = logging.getLogger(__name__)
 
 RECONCILERS: list[str] = [
+    "loopdev.reconcilers.secrets:SecretsReconciler",
     "loopdev.reconcilers.build:BuildReconciler",
     "loopdev.reconcilers.deploy:DeployReconciler",
     "loopdev.reconcilers.status:StatusReconciler",

@@ -28,6 +28,7 @@ from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.scheduler import blocked
 from loopdev.engine.state import EngineState, ResourceStatus
 from loopdev.errors import ClusterUnreachable, LoopdevError
+from loopdev.reconcilers.secrets import ensure_secrets_known
 from loopdev.redact import REDACTOR
 from loopdev.render import render_objects
 from loopdev.render.inputs import kustomize_dirs
@@ -233,6 +234,7 @@ class DeployReconciler:
             frozenset(held),
             self._seen,
         )
+        await ensure_secrets_known(ctx)  # values the cluster holds now, before they change
         try:
             report = await apply_objects(
                 ctx.kube, list(manual.objects), ctx.namespace, ctx.config.name, held=held_keys

@@ -25,6 +25,7 @@ from typing import Any
 from loopdev.deploy.watch import Backoff, ClusterWatch
 from loopdev.engine.reconciler import SessionContext
 from loopdev.errors import ClusterUnreachable, LoopdevError
+from loopdev.reconcilers.secrets import ensure_secrets_known
 from loopdev.reconcilers.status import cluster_watch
 from loopdev.render.labels import RESOURCE_LABEL
 
@@ -115,6 +116,9 @@ class LogsReconciler:
                 self._wake.set()
 
         watch.subscribe(on_change)
+        await ensure_secrets_known(
+            ctx
+        )  # a pod may print a Secret value this session never rendered
         try:
             while True:
                 await self._wake.wait()
