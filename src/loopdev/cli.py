@@ -93,6 +93,9 @@ def main_group(
     debug: bool,
 ) -> None:
     """loopdev: save a file, see it running in your Kubernetes cluster."""
+    from loopdev.redact import scrub_python_logs
+
+    scrub_python_logs()
     ctx.obj = GlobalOptions(file, profiles, context, namespace, debug)
 
 

@@ -23,6 +23,7 @@ import binascii
 import copy
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -244,3 +245,23 @@ REDACTOR = Redactor()
 def scrub(text: str) -> str:
     """Scrub with the shared redactor (what output and the dashboard call)."""
     return REDACTOR.scrub(text)
+
+
+class ScrubFilter(logging.Filter):
+    """Scrubs Python log records (warnings reach stderr through logging's last-resort
+    handler), tracebacks included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def scrub_python_logs() -> None:
+    """Install ``ScrubFilter`` on the handlers Python logging prints through."""
+    handlers = [logging.lastResort, *logging.getLogger().handlers]
+    for handler in handlers:
+        if handler is not None and not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(ScrubFilter())

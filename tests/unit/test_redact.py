@@ -142,3 +142,25 @@ def test_remembered_fingerprints_mask_a_value_never_registered(tmp_path) -> None
     assert now.scrub("alpha-7f3d beta") == "alpha-7f3d beta"
     b64 = base64.b64encode(b"alpha-7f3c").decode().rstrip("=")
     assert now.scrub(f"blob {b64}") == f"blob {MASK}"
+
+
+def test_python_log_records_are_scrubbed_tracebacks_included() -> None:
+    import logging
+    import sys
+
+    from loopdev.redact import REDACTOR, ScrubFilter
+
+    REDACTOR.add("s3cr3t-log-1")
+    try:
+        try:
+            raise ValueError("bad value s3cr3t-log-1")
+        except ValueError:
+            record = logging.getLogger("t").makeRecord(
+                "t", logging.WARNING, "f", 1, "listener got %s", ("s3cr3t-log-1",), sys.exc_info()
+            )
+        assert ScrubFilter().filter(record)
+        text = logging.Formatter().format(record)
+    finally:
+        REDACTOR.clear()
+    assert "s3cr3t-log-1" not in text
+    assert "listener got ********" in text and "bad value ********" in text
