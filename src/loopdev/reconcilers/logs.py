@@ -138,7 +138,8 @@ class LogsReconciler:
                 del self._tasks[key]
         for key, (resource, pod, container) in wanted.items():
             if key not in self._tasks:
-                cut = attach_cut(started_at(pods, key), self.session_start or time.time())
+                start = time.time() if self.session_start is None else self.session_start
+                cut = attach_cut(started_at(pods, key), start)
                 follow = self._follow(ctx, watch, key, resource, pod, container, cut)
                 self._tasks[key] = asyncio.get_running_loop().create_task(follow)
 
