@@ -137,6 +137,25 @@ async def test_outage_shows_cluster_unreachable_then_recovers(tmp_path: Path) ->
         await session.stop()
 
 
+async def test_up_started_against_an_unreachable_cluster_says_so_retries_and_recovers(
+    tmp_path: Path,
+) -> None:
+    kube, builder = MemKube(unreachable=True), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    await session.start()
+    try:
+        await until(session, lambda s: state_of("web")(s) == "cluster-unreachable")
+        await asyncio.sleep(1.6)  # several retries (0.5 s, 1 s, ...): the cause is said once
+        said = [ln.text for ln in session.logs.lines("deploy") if "retrying" in ln.text]
+        assert said == [
+            "cannot reach the Kubernetes API at mem://; retrying with back-off (up to every 10s)"
+        ]
+        kube.unreachable = False
+        await until(session, lambda s: state_of("web")(s) == "ready", timeout=15)
+    finally:
+        await session.stop()
+
+
 async def test_crash_loop_fails_ci_with_the_previous_log(tmp_path: Path) -> None:
     kube, builder = MemKube(ready_pods=False), CountingBuilder()
     kube.logs["web-g1"] = ["starting", "panic: config missing"]
