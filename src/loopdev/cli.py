@@ -55,7 +55,9 @@ def _report(ctx: click.Context, text: str) -> None:
     opts = ctx.find_object(GlobalOptions)
     if opts is not None and opts.debug:
         traceback.print_exc()
-    click.echo(f"loopdev: {text}", err=True)
+    from loopdev.redact import scrub
+
+    click.echo(f"loopdev: {scrub(text)}", err=True)
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -98,6 +100,9 @@ def main_group(
     debug: bool,
 ) -> None:
     """loopdev: save a file, see it running in your Kubernetes cluster."""
+    from loopdev.redact import scrub_python_logs
+
+    scrub_python_logs()
     ctx.obj = GlobalOptions(file, profiles, context, namespace, debug, default_repo=default_repo)
 
 

@@ -6,7 +6,11 @@ Two layers, because neither alone is enough:
   replaced before a manifest or env map is ever printed (``redact_manifest``, ``redact_env``);
 - free text: every value seen that way is registered with a ``Redactor`` that scrubs it from
   any line (container logs echo secrets all the time), plus ``NAME=value`` assignments whose
-  name looks secret.
+  name looks secret. Each value is registered in the forms it takes in text (``variants``):
+  itself, its base64 form, each line of a multi-line value (logs arrive a line at a time) and
+  its JSON-escaped form.
+- earlier sessions: values are remembered only as keyed fingerprints (``redact_memory``), so a
+  pod still running a value from two sessions ago is masked without the value on disk.
 
 Everyone shares the module-level ``REDACTOR`` so a value registered by the deploy step is
 scrubbed from the TUI, plain and JSON output alike.
@@ -17,6 +21,9 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
+import json
+import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -40,6 +47,10 @@ _SECRET_SUFFIX = re.compile(r"((^|[_.-])(pass|pw|dsn|auth)|[_.-]key)$", re.IGNOR
 # are ~30x faster than one case-insensitive regex alternation.
 _MAYBE_SECRET = ("pass", "key", "dsn", "auth", "secret", "token", "credential", "pw")
 # NAME=value / NAME: value / "name": "value" where NAME looks secret.
+# Candidate tokens for fingerprint matching: a value is rarely glued to other text except by
+# quotes, brackets, commas or NAME= / key: (tried as parts too).
+_TOKEN = re.compile(r"""[^\s"'`,;()\[\]{}<>]+""")
+_PARTS = re.compile(r"[=:]")
 _ASSIGNMENT = re.compile(
     r"""(?P<key>["']?[A-Za-z_][A-Za-z0-9_.-]*["']?)(?P<sep>\s*[:=]\s*)"""
     r"""(?P<q>["']?)(?P<val>[^\s"',;&]+)(?P=q)"""
@@ -105,6 +116,26 @@ def _container_envs(obj: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
             stack.extend(node)
 
 
+def variants(value: str) -> set[str]:
+    """The forms a secret value takes in printed text: itself, its base64 form (padded, and
+    unpadded as URLs and JWTs print it), and for a multi-line value each of its lines and its
+    JSON-escaped form."""
+    out = {value}
+    body = value.strip("\r\n")
+    for form in {value, body}:
+        encoded = base64.b64encode(form.encode()).decode()
+        out |= {encoded, encoded.rstrip("=")}
+    if "\n" in body:
+        out |= {line.strip() for line in body.splitlines()}
+        out.add(json.dumps(body)[1:-1])
+    return {v for v in out if len(v) >= MIN_SCRUB_LENGTH}
+
+
+def fingerprint(key: bytes, value: str) -> str:
+    """A keyed digest of a value: enough to recognise it again, not to recover it."""
+    return hashlib.blake2b(value.encode(), key=key, digest_size=16).hexdigest()
+
+
 def _b64decode(value: str) -> str | None:
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
@@ -123,10 +154,26 @@ class Redactor:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
+        self._key = b""  # fingerprints of values from earlier sessions (see redact_memory)
+        self._prints: frozenset[str] = frozenset()
+        self._lengths: frozenset[int] = frozenset()
+
+    def values(self) -> frozenset[str]:
+        """Every value (in every form) registered so far: what the next session remembers."""
+        return frozenset(self._values)
+
+    def remember(self, key: bytes, prints: set[str], lengths: set[int]) -> None:
+        """Also scrub values known only by ``fingerprint(key, value)`` and their lengths."""
+        with self._lock:
+            self._key = key
+            self._prints = self._prints | prints
+            self._lengths = self._lengths | {n for n in lengths if n >= MIN_SCRUB_LENGTH}
 
     def add(self, *values: str) -> None:
-        """Register values to scrub (too-short values are ignored for free text)."""
-        new = {v for v in values if v and len(v) >= MIN_SCRUB_LENGTH} - self._values
+        """Register values to scrub, in every form they print as (``variants``); too-short
+        ones are ignored for free text."""
+        forms = {f for v in values if v for f in variants(v)}
+        new = forms - self._values
         if not new:
             return
         with self._lock:
@@ -150,6 +197,26 @@ class Redactor:
         with self._lock:
             self._values = set()
             self._pattern = None
+            self._key, self._prints, self._lengths = b"", frozenset(), frozenset()
+
+    def _known(self, token: str) -> bool:
+        return len(token) in self._lengths and fingerprint(self._key, token) in self._prints
+
+    def _scrub_token(self, m: re.Match[str]) -> str:
+        token = m.group(0)
+        if self._known(token):
+            return MASK
+        parts = _PARTS.split(token)
+        if len(parts) == 1 or not any(self._known(p) for p in parts):
+            return token
+        seps = _PARTS.findall(token)
+        out = [MASK if self._known(p) else p for p in parts]
+        return "".join(p + s for p, s in zip(out, [*seps, ""], strict=True))
+
+    def _scrub_remembered(self, text: str) -> str:
+        text = _TOKEN.sub(self._scrub_token, text)
+        whole = text.strip()  # a value with spaces in it, alone on its line
+        return text.replace(whole, MASK) if whole and self._known(whole) else text
 
     def scrub(self, text: str) -> str:
         """``text`` with every known secret value and secret-looking assignment masked."""
@@ -158,6 +225,8 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
+        if self._prints:
+            text = self._scrub_remembered(text)
         low = text.lower()
         if any(word in low for word in _MAYBE_SECRET):
             text = _ASSIGNMENT.sub(_mask_assignment, text)
@@ -176,3 +245,23 @@ REDACTOR = Redactor()
 def scrub(text: str) -> str:
     """Scrub with the shared redactor (what output and the dashboard call)."""
     return REDACTOR.scrub(text)
+
+
+class ScrubFilter(logging.Filter):
+    """Scrubs Python log records (warnings reach stderr through logging's last-resort
+    handler), tracebacks included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def scrub_python_logs() -> None:
+    """Install ``ScrubFilter`` on the handlers Python logging prints through."""
+    handlers = [logging.lastResort, *logging.getLogger().handlers]
+    for handler in handlers:
+        if handler is not None and not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(ScrubFilter())

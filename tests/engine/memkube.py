@@ -175,7 +175,13 @@ class MemKube:
             self._watchers.remove(entry)
 
     async def read_log(
-        self, pod: str, namespace: str, container: str, previous: bool = False, tail: int = 20
+        self,
+        pod: str,
+        namespace: str,
+        container: str,
+        previous: bool = False,
+        tail: int = 20,
+        timestamps: bool = False,
     ) -> str:
         self._check()
         return "\n".join(self.logs.get(pod, [])[-tail:])
@@ -187,6 +193,7 @@ class MemKube:
         container: str,
         since_seconds: int | None = None,
         timestamps: bool = False,
+        since_time: str | None = None,
     ) -> AsyncIterator[str]:
         self._check()
         for line in self.logs.get(pod, []):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from loopdev.commands.options import GlobalOptions
 from loopdev.config.load import load_from_options
 from loopdev.engine import actions as a
 from loopdev.engine.session import Session, ci_verdict, load_reconcilers
-from loopdev.engine.state import EngineState, ResourceStatus
+from loopdev.engine.state import EngineState, ForwardInfo, ResourceStatus
 from loopdev.output import PlainOutput
 from loopdev.reconcilers.build import BuildReconciler
 from loopdev.reconcilers.deploy import DeployReconciler
@@ -136,6 +137,25 @@ async def test_outage_shows_cluster_unreachable_then_recovers(tmp_path: Path) ->
         await session.stop()
 
 
+async def test_up_started_against_an_unreachable_cluster_says_so_retries_and_recovers(
+    tmp_path: Path,
+) -> None:
+    kube, builder = MemKube(unreachable=True), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    await session.start()
+    try:
+        await until(session, lambda s: state_of("web")(s) == "cluster-unreachable")
+        await asyncio.sleep(1.6)  # several retries (0.5 s, 1 s, ...): the cause is said once
+        said = [ln.text for ln in session.logs.lines("deploy") if "retrying" in ln.text]
+        assert said == [
+            "cannot reach the Kubernetes API at mem://; retrying with back-off (up to every 10s)"
+        ]
+        kube.unreachable = False
+        await until(session, lambda s: state_of("web")(s) == "ready", timeout=15)
+    finally:
+        await session.stop()
+
+
 async def test_crash_loop_fails_ci_with_the_previous_log(tmp_path: Path) -> None:
     kube, builder = MemKube(ready_pods=False), CountingBuilder()
     kube.logs["web-g1"] = ["starting", "panic: config missing"]
@@ -189,6 +209,18 @@ def test_ci_verdict_rules() -> None:
     bad = ci_verdict(st(a="ready", b="image-error"), False)
     assert bad is not None and not bad.ok and bad.resource == "b"
     assert not ci_verdict(st(a="pending"), False, deploy_error="boom").ok
+
+
+def test_ci_verdict_fails_on_a_forward_whose_local_port_cannot_be_bound() -> None:
+    busy = ForwardInfo(8080, 80, state="error: local port 8080 is in use", listen_error="in use")
+    dialing = ForwardInfo(9090, 90, state="error: pod not ready")  # transient: keep waiting
+    ready = ResourceStatus("web", "workload", state="ready", forwards=(dialing,))
+    state = EngineState(resources={"web": ready}, order=("web",))
+    assert ci_verdict(state, True, now=10.0).ok
+    held = dataclasses.replace(ready, forwards=(dialing, busy))
+    verdict = ci_verdict(EngineState(resources={"web": held}, order=("web",)), True, now=10.0)
+    assert verdict is not None and not verdict.ok and verdict.resource == "web"
+    assert verdict.reason == "port-forward 127.0.0.1:8080: in use"
 
 
 def test_load_reconcilers_skips_missing_modules_only() -> None:

@@ -7,12 +7,13 @@ import base64
 import contextlib
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from .dockerstream import ExecStream
-from .errors import ApiError, bad_request
+from .errors import ApiError, bad_request, invalid
 from .kubelet import Kubelet
 
 PROTOCOLS = (
@@ -58,6 +59,46 @@ def exit_status(code: int, cmd: list[str]) -> dict[str, Any]:
         "reason": "NonZeroExitCode",
         "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
     }
+
+
+def log_options(q: Any, pod: str) -> tuple[int | None, float | None, int | None]:
+    """(tailLines, since as epoch seconds, limitBytes) from a pods/log query, validated like
+    the API server's ValidatePodLogOptions (422) and parsed like its query conversion (400).
+    Both tail and since apply together, as in the kubelet: the last N lines, of which only
+    those not older than since are sent."""
+
+    def number(name: str) -> int | None:
+        if name not in q:
+            return None
+        try:
+            return int(q[name])
+        except ValueError:
+            raise bad_request(f'strconv.ParseInt: parsing "{q[name]}": invalid syntax') from None
+
+    tail, seconds, limit = number("tailLines"), number("sinceSeconds"), number("limitBytes")
+    since_time: float | None = None
+    if "sinceTime" in q:
+        try:
+            since_time = datetime.fromisoformat(q["sinceTime"].replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise bad_request(
+                f'parsing time "{q["sinceTime"]}" as "2006-01-02T15:04:05Z07:00": cannot parse'
+            ) from None
+    causes: list[tuple[str, str]] = []
+    if tail is not None and tail < 0:
+        causes.append(("tailLines", f"Invalid value: {tail}: must be greater than or equal to 0"))
+    if limit is not None and limit < 1:
+        causes.append(("limitBytes", f"Invalid value: {limit}: must be greater than 0"))
+    if seconds is not None and since_time is not None:
+        causes.append(
+            ("", "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified")
+        )
+    elif seconds is not None and seconds < 1:
+        causes.append(("sinceSeconds", f"Invalid value: {seconds}: must be greater than 0"))
+    if causes:
+        raise invalid("PodLogOptions", "", pod, causes)
+    since = time.time() - seconds if seconds is not None else since_time
+    return tail, since, limit
 
 
 class Channels:
@@ -181,11 +222,11 @@ class PodStreams:
             "follow": q.get("follow") in ("true", "1"),
             "timestamps": q.get("timestamps") in ("true", "1"),
         }
-        if q.get("tailLines"):
-            kwargs["tail"] = int(q["tailLines"])
-        if q.get("sinceSeconds"):
-            kwargs["since"] = int(time.time() - int(q["sinceSeconds"]))
-        limit = int(q["limitBytes"]) if q.get("limitBytes") else None
+        tail, since, limit = log_options(q, pname)
+        if tail is not None:
+            kwargs["tail"] = tail  # like the kubelet: the last N lines, then the since filter
+        if since is not None:
+            kwargs["since"] = since
         return await self._stream_logs(request, cid, kwargs, limit)
 
     async def _stream_logs(

@@ -55,6 +55,16 @@ def test_forward_cell_links_and_counts_extra() -> None:
     assert (cell.text, cell.link) == ("localhost:8080 +1", "http://localhost:8080")
 
 
+def test_forward_that_cannot_bind_shows_as_failed() -> None:
+    cause = "local port 8080 is already in use by python3 (pid 7)"
+    busy = ForwardInfo(8080, 80, state=f"error: {cause}", listen_error=cause)
+    res = ResourceStatus("x", "workload", forwards=(busy,))
+    assert vm.resource_cells(res, 0, 80)["forwards"].style == "red"
+    assert f"localhost:8080 -> 80 (error: {cause})" in vm.details(res, 0, lambda _: [])
+    waiting = ResourceStatus("x", "workload", forwards=(ForwardInfo(8080, 80),))
+    assert vm.resource_cells(waiting, 0, 80)["forwards"].style == "dim"
+
+
 def test_build_cell_states() -> None:
     res = ResourceStatus("x", "image", build=BuildInfo("img:abc", reused=False, duration=2.25))
     assert vm.build_cell(res, 30).text == "built abc 2.2s"
@@ -122,5 +132,23 @@ def test_filter_cannot_find_a_secret_value() -> None:
     try:
         assert vm.log_view(logs.lines(), None, SECRET[:8], 5) == []
         assert vm.log_view(logs.lines(), None, "password", 5) == ["worker │ password is ********"]
+    finally:
+        REDACTOR.clear()
+
+
+def test_log_view_masks_a_value_remembered_from_an_earlier_session(tmp_path) -> None:  # noqa: ANN001
+    from loopdev.redact import Redactor
+    from loopdev.redact_memory import SecretMemory
+
+    earlier = Redactor()
+    earlier.add_manifest({"kind": "Secret", "stringData": {"value": "alpha-7f3c1"}})
+    memory = SecretMemory.open(tmp_path / "m.json")
+    memory.learn(earlier.values())
+    logs = LogStore()
+    logs.append("web", "current alpha-7f3c1", "p/c")
+    memory.apply(REDACTOR)
+    try:
+        assert vm.log_view(logs.lines(), None, "", 5) == ["web │ current ********"]
+        assert vm.log_view(logs.lines(), None, "alpha", 5) == []
     finally:
         REDACTOR.clear()

@@ -156,3 +156,20 @@ def test_init_picks_the_deploy_source(
         )
     else:
         assert deploy == {kind: where}
+
+
+def test_error_messages_are_scrubbed_of_secret_values(capsys: pytest.CaptureFixture[str]) -> None:
+    import click
+
+    from loopdev.cli import _report
+    from loopdev.commands.options import GlobalOptions
+    from loopdev.redact import REDACTOR
+
+    REDACTOR.add("s3cr3t-value-9")
+    try:
+        with click.Context(main_group, obj=GlobalOptions()) as ctx:
+            _report(ctx, "the API server refused the request (422): data.pw: s3cr3t-value-9")
+    finally:
+        REDACTOR.clear()
+    err = capsys.readouterr().err
+    assert "s3cr3t-value-9" not in err and "data.pw: ********" in err

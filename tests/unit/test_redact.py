@@ -107,3 +107,60 @@ def test_redactor_registers_a_rendered_object_list() -> None:
     r = Redactor()
     r.add_manifests([DEPLOY, SECRET])
     assert r.scrub("sk-live-abc tok-123456 hunter2-db") == f"{MASK} {MASK} {MASK}"
+
+
+def test_values_are_masked_in_their_base64_multiline_and_json_forms() -> None:
+    r = Redactor()
+    key = "-----BEGIN KEY-----\nMIIBszCCAV2gAwIBAgIUe\nAbCdEfGhIjKlMnOp\n-----END KEY-----\n"
+    r.add_manifest({"kind": "Secret", "stringData": {"token": "tok-123456", "key.pem": key}})
+    b64 = base64.b64encode(b"tok-123456").decode()
+    assert r.scrub(f"config blob {b64}") == f"config blob {MASK}"
+    assert r.scrub("AbCdEfGhIjKlMnOp") == MASK  # one line of the multi-line value
+    assert r.scrub("  MIIBszCCAV2gAwIBAgIUe  ") == f"  {MASK}  "
+    escaped = '{"key": "' + key.strip().replace("\n", "\\n") + '"}'
+    assert r.scrub(escaped) == '{"key": "' + MASK + '"}'
+    assert r.scrub("an ordinary line") == "an ordinary line"
+
+
+def test_remembered_fingerprints_mask_a_value_never_registered(tmp_path) -> None:  # noqa: ANN001
+    from loopdev.redact_memory import SecretMemory, memory_path
+
+    path = memory_path("kind-x", "ns", "shop", root=tmp_path)
+    earlier = Redactor()
+    earlier.add_manifest({"kind": "Secret", "stringData": {"pw": "old value 1", "t": "alpha-7f3c"}})
+    memory = SecretMemory.open(path)
+    assert memory.learn(earlier.values()) and not memory.learn(earlier.values())
+    memory.save()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert "alpha-7f3c" not in path.read_text()  # fingerprints only, never the value
+
+    now = Redactor()  # the next session: it never saw the values
+    SecretMemory.open(path).apply(now)
+    assert now.scrub("current alpha-7f3c") == f"current {MASK}"
+    assert now.scrub('{"t":"alpha-7f3c"} and DB=alpha-7f3c') == f'{{"t":"{MASK}"}} and DB={MASK}'
+    assert now.scrub("old value 1") == MASK  # a value with spaces, alone on its line
+    assert now.scrub("alpha-7f3d beta") == "alpha-7f3d beta"
+    b64 = base64.b64encode(b"alpha-7f3c").decode().rstrip("=")
+    assert now.scrub(f"blob {b64}") == f"blob {MASK}"
+
+
+def test_python_log_records_are_scrubbed_tracebacks_included() -> None:
+    import logging
+    import sys
+
+    from loopdev.redact import REDACTOR, ScrubFilter
+
+    REDACTOR.add("s3cr3t-log-1")
+    try:
+        try:
+            raise ValueError("bad value s3cr3t-log-1")
+        except ValueError:
+            record = logging.getLogger("t").makeRecord(
+                "t", logging.WARNING, "f", 1, "listener got %s", ("s3cr3t-log-1",), sys.exc_info()
+            )
+        assert ScrubFilter().filter(record)
+        text = logging.Formatter().format(record)
+    finally:
+        REDACTOR.clear()
+    assert "s3cr3t-log-1" not in text
+    assert "listener got ********" in text and "bad value ********" in text

@@ -14,6 +14,8 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +39,7 @@ from loopdev.errors import ClusterUnreachable, DeployError, UnknownKind, UsageEr
 
 T = TypeVar("T")
 FIELD_MANAGER = "loopdev"
+CONNECT_TIMEOUT = 5.0  # seconds to open a TCP+TLS connection; a black-holed server fails fast
 
 
 @dataclass(frozen=True)
@@ -87,17 +90,75 @@ def _translate(err: BaseException, server: str) -> Exception:
     if isinstance(err, DynamicApiError | ApiException):
         status = getattr(err, "status", 0) or 0
         if status == 0:
-            return ClusterUnreachable(f"cannot reach the Kubernetes API at {server}")
+            return ClusterUnreachable(
+                f"cannot reach the Kubernetes API at {server}: {transport_cause(err)}",
+                hint="is the cluster running? loopdev keeps retrying",
+            )
         body = getattr(err, "body", None) or getattr(err, "summary", lambda: "")()
         message = _status_message(body) or str(getattr(err, "reason", "")) or str(err)
         cls = NotFound if status == 404 else DeployError
         return cls(f"the API server refused the request ({status}): {message}")
     if isinstance(err, urllib3.exceptions.HTTPError | OSError):
         return ClusterUnreachable(
-            f"cannot reach the Kubernetes API at {server}: {type(err).__name__}",
+            f"cannot reach the Kubernetes API at {server}: {transport_cause(err)}",
             hint="is the cluster running? loopdev keeps retrying",
         )
     return err if isinstance(err, Exception) else RuntimeError(str(err))
+
+
+def _unreachable(where: str, err: BaseException) -> ClusterUnreachable:
+    return ClusterUnreachable(
+        f"cannot reach {where}: {transport_cause(err)}",
+        hint="is the cluster running, and is this the right context? (kubectl cluster-info)",
+    )
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and everything it wraps: urllib3's ``reason``, ``__cause__``, exception args."""
+    stack, seen = [err], set()
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        nested = [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
+        stack.extend(n for n in reversed(nested) if isinstance(n, BaseException))
+
+
+def transport_cause(err: BaseException) -> str:
+    """Why a connection to the API server failed, in a user's words (pure): connection
+    refused, a name that does not resolve, a TLS failure, a timeout. Why: urllib3's own
+    text ("MaxRetryError: HTTPSConnectionPool(host=...) Max retries exceeded ...") hides it."""
+    causes = list(_causes(err))
+
+    def found(*types: type[BaseException]) -> BaseException | None:
+        return next((e for e in causes if isinstance(e, types)), None)
+
+    if found(urllib3.exceptions.NameResolutionError, socket.gaierror):
+        return "DNS: the server's host name does not resolve"
+    if isinstance(cert := found(ssl.SSLCertVerificationError), ssl.SSLCertVerificationError):
+        why = cert.verify_message or cert.reason or "verification failed"
+        return f"TLS: the server's certificate is not trusted ({why})"
+    if tls := found(ssl.SSLError, urllib3.exceptions.SSLError):
+        return f"TLS handshake failed ({_first_line(tls)})"
+    if found(ConnectionRefusedError):
+        return "connection refused (nothing listens there)"
+    # NewConnectionError is a ConnectTimeoutError in urllib3 2: check the causes above first.
+    if found(urllib3.exceptions.ConnectTimeoutError):
+        return "no answer to the connection attempt (timed out)"
+    if found(urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        return "the server did not answer in time"
+    if found(ConnectionResetError, urllib3.exceptions.ProtocolError):
+        return "the connection was closed by the server"
+    if isinstance(os_err := found(OSError), OSError) and os_err.strerror:
+        return os_err.strerror.lower()
+    return _first_line(err) or type(err).__name__
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else ""
 
 
 def _status_message(body: Any) -> str:
@@ -117,6 +178,11 @@ class KubeClient:
         self._timeout = request_timeout
         self._api = _new_api_client(target.config_file, target.context)
         self._api.configuration.retries = 0  # we retry with back-off ourselves
+        # Every connection attempt has a deadline (reads of followed streams do not): without
+        # one, a server that drops packets keeps a request waiting for minutes.
+        self._api.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(
+            connect=CONNECT_TIMEOUT, read=None
+        )
         self._dyn: DynamicClient | None = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="loopdev-kube")
@@ -151,6 +217,38 @@ class KubeClient:
                 f"the cluster does not serve {kind} ({api_version})",
                 hint="is its CustomResourceDefinition installed? check the apiVersion",
             ) from err
+
+    def probe(self, namespace: str, timeout: float = CONNECT_TIMEOUT) -> None:
+        """Blocking: one cheap authenticated read (list at most one pod in ``namespace``), so a
+        command fails in seconds with the cause instead of waiting out its timeout. Raises
+        ClusterUnreachable (refused, DNS, TLS, timeout) or DeployError (401, 403)."""
+        core = k8s.CoreV1Api(self._api)
+        where = f"the Kubernetes API at {self.target.server} (context {self.target.context})"
+        try:
+            core.list_namespaced_pod(namespace, limit=1, _request_timeout=(timeout, timeout))
+        except ApiException as err:
+            status = err.status or 0
+            if status == 0:
+                raise _unreachable(where, err) from err
+            message = _status_message(err.body) or str(err.reason or "")
+            if status == 401:
+                raise DeployError(
+                    f"{where} rejected loopdev's credentials (401 Unauthorized): {message}",
+                    hint="the kubeconfig's token or client certificate is wrong or expired",
+                ) from err
+            if status == 403:
+                raise DeployError(
+                    f"{where} refused to list pods in namespace {namespace} (403 Forbidden):"
+                    f" {message}",
+                    hint="loopdev needs to read pods and apply objects in that namespace",
+                ) from err
+            raise DeployError(
+                f"{where} does not answer like a Kubernetes API server"
+                f" (HTTP {status} to a pod list): {message}",
+                hint="check the server address of this context in the kubeconfig",
+            ) from err
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise _unreachable(where, err) from err
 
     # ---- reads and writes ----------------------------------------------------------------
     async def is_namespaced(self, api_version: str, kind: str) -> bool:
@@ -246,7 +344,13 @@ class KubeClient:
         return await self._call(run)
 
     async def read_log(
-        self, pod: str, namespace: str, container: str, previous: bool = False, tail: int = 20
+        self,
+        pod: str,
+        namespace: str,
+        container: str,
+        previous: bool = False,
+        tail: int = 20,
+        timestamps: bool = False,
     ) -> str:
         def run() -> str:
             core = k8s.CoreV1Api(self._api)
@@ -257,6 +361,7 @@ class KubeClient:
                     container=container,
                     previous=previous,
                     tail_lines=tail,
+                    timestamps=timestamps,
                     _request_timeout=self._timeout,
                 )
             )
@@ -317,9 +422,11 @@ class KubeClient:
         container: str,
         since_seconds: int | None = None,
         timestamps: bool = False,
+        since_time: str | None = None,
     ) -> AsyncIterator[str]:
         """Lines of one container's log as they are written, until the container stops
-        (``timestamps``: each line starts with its RFC 3339 time and a space)."""
+        (``timestamps``: each line starts with its RFC 3339 time and a space; ``since_time``:
+        an RFC 3339 time, only lines from then on; the API refuses it beside ``since_seconds``)."""
 
         def path() -> tuple[str, dict[str, Any]]:
             query = {"container": container, "follow": "true"}
@@ -327,6 +434,8 @@ class KubeClient:
                 query["timestamps"] = "true"
             if since_seconds is not None:
                 query["sinceSeconds"] = str(since_seconds)
+            elif since_time is not None:
+                query["sinceTime"] = since_time
             return f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query
 
         return self._stream(path, None)

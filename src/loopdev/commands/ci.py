@@ -42,6 +42,9 @@ def command(
         values_files=values_files,
     )
     try:
+        # Fail in seconds, with the cause, when the API server cannot be used at all (refused,
+        # DNS, TLS, 401/403), instead of waiting out --timeout.
+        session.ctx.kube.probe(session.ctx.namespace)
         verdict, report = asyncio.run(_run(session, timeout, down))
     finally:
         session.ctx.kube.close()

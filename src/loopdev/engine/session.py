@@ -30,6 +30,7 @@ from loopdev.render.labels import project_selector
 log = logging.getLogger(__name__)
 
 RECONCILERS: list[str] = [
+    "loopdev.reconcilers.secrets:SecretsReconciler",
     "loopdev.reconcilers.build:BuildReconciler",
     "loopdev.reconcilers.deploy:DeployReconciler",
     "loopdev.reconcilers.status:StatusReconciler",
@@ -81,6 +82,11 @@ def ci_verdict(
         res = state.resource(name)
         if res is not None and res.state in FAILED_STATES:
             return Verdict(False, name, f"{res.state}: {res.reason}")
+        for fwd in res.forwards if res is not None else ():
+            if fwd.listen_error:  # a forward `ci` promised cannot work: fail, do not wait
+                return Verdict(
+                    False, name, f"port-forward {fwd.host}:{fwd.local}: {fwd.listen_error}"
+                )
     if deploy_error:
         return Verdict(False, "deploy", deploy_error)
     if not deployed:

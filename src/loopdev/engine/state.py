@@ -46,6 +46,7 @@ class ForwardInfo:
     remote: int | str
     host: str = "127.0.0.1"
     state: str = "waiting for pod"  # "listening" | "waiting for pod" | "error: <cause>"
+    listen_error: str = ""  # the local port cannot be bound (in use, ...): `ci` fails on it
 
 
 @dataclass(frozen=True)

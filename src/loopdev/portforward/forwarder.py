@@ -74,6 +74,11 @@ class Forwarder:
     def bound(self) -> bool:
         return self._server is not None
 
+    @property
+    def listen_error(self) -> str:
+        """Why the local port cannot be bound right now ("" once it is)."""
+        return self._bind_error
+
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state

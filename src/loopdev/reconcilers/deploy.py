@@ -28,6 +28,7 @@ from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.scheduler import blocked
 from loopdev.engine.state import EngineState, ResourceStatus
 from loopdev.errors import ClusterUnreachable, LoopdevError
+from loopdev.reconcilers.secrets import ensure_secrets_known
 from loopdev.redact import REDACTOR
 from loopdev.render import render_objects
 from loopdev.render.inputs import kustomize_dirs
@@ -171,16 +172,23 @@ class DeployReconciler:
             ctx.logs.append("deploy", f"not watching deploy files: {err.message}", "loopdev")
 
     async def _loop(self, ctx: SessionContext, backoff: Backoff) -> None:
+        said = ""  # the unreachable cause last logged: say each cause once, not every retry
         while True:
             await self._wake.wait()
             self._wake.clear()
             try:
                 await self.deploy_once(ctx)
                 backoff.reset()
+                said = ""
             except ClusterUnreachable as err:
                 ctx.store.dispatch(a.ClusterReachability(False, err.message))
                 self._mark_workloads(ctx, "cluster-unreachable", err.message)
-                await asyncio.sleep(backoff.next())
+                delay = backoff.next()
+                if err.message != said:
+                    every = f"up to every {backoff.ceiling:.0f}s"
+                    ctx.logs.append("deploy", f"{err.message}; retrying with back-off ({every})")
+                    said = err.message
+                await asyncio.sleep(delay)
                 self._wake.set()
 
     def _on_actions(
@@ -234,6 +242,7 @@ class DeployReconciler:
             frozenset(held),
             self._seen,
         )
+        await ensure_secrets_known(ctx)  # values the cluster holds now, before they change
         try:
             report = await apply_objects(
                 ctx.kube, list(manual.objects), ctx.namespace, ctx.config.name, held=held_keys

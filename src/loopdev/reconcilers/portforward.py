@@ -149,7 +149,13 @@ class PortForwardReconciler:
     def _publish(self, ctx: SessionContext, state: EngineState, res: Resource) -> None:
         fwds = self.forwarders.get(res.name, [])
         infos = tuple(
-            ForwardInfo(local=s.local, remote=s.remote, host=s.host, state=f.state)
+            ForwardInfo(
+                local=s.local,
+                remote=s.remote,
+                host=s.host,
+                state=f.state,
+                listen_error=f.listen_error,
+            )
             for s, f in zip(res.port_forwards, fwds, strict=True)
         )
         status = state.resource(res.name)

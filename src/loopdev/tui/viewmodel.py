@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from loopdev.engine.logs import LogLine
-from loopdev.engine.state import FAILED_STATES, EngineState, ResourceStatus
+from loopdev.engine.state import FAILED_STATES, EngineState, ForwardInfo, ResourceStatus
 from loopdev.redact import scrub
 from loopdev.tui.styles import state_style, strip_ansi
 
@@ -98,11 +98,19 @@ def resource_cells(res: ResourceStatus, now: float, width: int) -> dict[str, Cel
         "pods": Cell(truncate(pods, room["pods"]), "red" if res.restarts else ""),
         "forwards": Cell(
             truncate(fwd_text, room["forwards"] + 3),
-            "" if fwd is None or fwd.state == "listening" else "dim",
+            forward_style(res.forwards),
             f"http://localhost:{fwd.local}" if fwd is not None else "",
         ),
         "update": Cell(truncate(scrub(res.last_update), room.get("update", 16)) or "-", "dim"),
     }
+
+
+def forward_style(forwards: tuple[ForwardInfo, ...]) -> str:
+    """Red when a local port cannot be bound (the forward has failed), dim while the first
+    forward (the one shown) is not listening yet."""
+    if any(f.listen_error for f in forwards):
+        return "red"
+    return "" if not forwards or forwards[0].state == "listening" else "dim"
 
 
 def build_cell(res: ResourceStatus, limit: int) -> Cell:

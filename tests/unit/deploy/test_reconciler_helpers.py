@@ -108,3 +108,21 @@ def test_split_timestamp_pads_fractions_so_stamps_compare() -> None:
     assert split_timestamp("2026-11-26T15:00:01Z x")[0] > a[0]
     assert split_timestamp("no stamp here") == ("", "no stamp here")
     assert split_timestamp("") == ("", "")
+
+
+def test_attach_cut_streams_new_containers_whole_and_old_ones_from_the_session_start() -> None:
+    from loopdev.reconcilers.logs import attach_cut, started_at
+
+    def one(state: dict) -> list[dict]:  # type: ignore[type-arg]
+        return [pod("a", "web", [{"name": "main", "restartCount": 1, "state": state}])]
+
+    session = 1_764_770_000.5  # 2025-12-03T13:53:20.5Z
+    old = one({"running": {"startedAt": "2025-12-03T13:27:00Z"}})
+    assert started_at(old, ("u-a", "main", 1)) == 1_764_768_420.0
+    assert started_at(old, ("u-a", "main", 0)) is None  # another instance
+    assert attach_cut(started_at(old, ("u-a", "main", 1)), session) == "2025-12-03T13:53:20Z"
+    ours = one({"running": {"startedAt": "2025-12-03T13:53:20Z"}})  # whole seconds: 0.5 s early
+    assert attach_cut(started_at(ours, ("u-a", "main", 1)), session) is None
+    done = one({"terminated": {"startedAt": "2025-12-03T13:00:00Z", "exitCode": 0}})
+    assert attach_cut(started_at(done, ("u-a", "main", 1)), session) is not None
+    assert attach_cut(None, session) is None  # unknown start: the whole log

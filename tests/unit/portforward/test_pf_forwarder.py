@@ -115,8 +115,10 @@ async def test_port_in_use_names_the_holder_and_recovers(wire: KubeWire) -> None
         await until(lambda: fwd.state.startswith("error: "))
         assert fwd.state.startswith(f"error: local port {port} is already in use by ")
         assert "(pid " in fwd.state
+        assert fwd.listen_error == fwd.state.removeprefix("error: ")  # what `ci` fails on
         blocker.close()
         await until(lambda: fwd.state == WAITING, timeout=4)
+        assert fwd.listen_error == ""
 
 
 async def test_idle_forward_notices_api_server_loss_and_recovers(
