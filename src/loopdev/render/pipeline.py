@@ -14,6 +14,7 @@ from typing import Any
 from loopdev.config.model import Loopfile
 from loopdev.errors import ConfigError, TemplateError, UsageError
 from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
+from loopdev.render.confine import confined, reference_base
 from loopdev.render.documents import ORIGINS
 from loopdev.render.helm import render_helm
 from loopdev.render.inject import inject_images
@@ -72,7 +73,7 @@ def _source_objects(
     release = deploy.release or config.name
     user_layers = [
         deploy.values,
-        *(load_values_file(p) for p in deploy.values_files),
+        *(load_values_file(_in_project(config, p)) for p in deploy.values_files),
         *(load_values_file(p) for p in values_files),
     ]
     if deploy.kind == "helm":
@@ -84,6 +85,11 @@ def _source_objects(
     return render_chart(source, values, ctx, config.root)
 
 
+def _in_project(config: Loopfile, path: Path) -> Path:
+    """A loopfile ``valuesFiles`` entry, refused when a link takes it out of the project."""
+    return confined(path, reference_base(config.root, str(path)), "deploy.valuesFiles entry")
+
+
 def _source_dir(config: Loopfile) -> Path:
     source = config.deploy.source
     if source is None:
@@ -92,7 +98,8 @@ def _source_dir(config: Loopfile) -> Path:
         raise ConfigError(
             f"{config.path}: deploy.{config.deploy.kind}: directory {source} does not exist"
         )
-    return source
+    what = f"the deploy.{config.deploy.kind} directory"
+    return confined(source, reference_base(config.root, str(source)), what)
 
 
 def _own(config: Loopfile, objects: list[dict[str, Any]]) -> None:
