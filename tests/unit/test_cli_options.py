@@ -182,3 +182,10 @@ def test_completion_scripts_are_printed_for_each_shell() -> None:
         env = {"_LOOPDEV_COMPLETE": f"{shell}_source"}
         result = CliRunner().invoke(main_group, [], env=env, prog_name="loopdev")
         assert result.exit_code == 0 and "_LOOPDEV_COMPLETE" in result.output, shell
+
+
+def test_output_help_says_what_each_command_defaults_to() -> None:
+    ci = run("ci", "--help")
+    assert "dashboard" not in ci.output and "Default: plain." in ci.output
+    up = run("up", "--help")
+    assert "Default: the dashboard on a terminal, else plain." in up.output
