@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+from loopdev.config.image_match import Matching, match_images
+from loopdev.render.inject import CONTAINER_LISTS, repository
+from loopdev.render.kinds import pod_spec
+from loopdev.render.yamlio import ManifestLoader, check_aliases
+
 SCHEMA_URL = "https://raw.githubusercontent.com/loopdev/loopdev/main/loopfile.schema.json"
 _SKIP = {
     "node_modules",
@@ -28,7 +33,6 @@ _SKIP = {
 _MAX_DEPTH = 4
 _MAX_YAML_BYTES = 1_000_000
 _WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Findings:
     charts: list[tuple[Path, bool]] = field(default_factory=list)  # (dir, is a Helm chart)
     kustomize: list[Path] = field(default_factory=list)
     manifest_dirs: list[tuple[Path, list[dict[str, Any]]]] = field(default_factory=list)
+    chart_refs: list[str] = field(default_factory=list)  # images charts and kustomize name
+    matching: Matching = field(default_factory=Matching)  # set by ``starter``
 
 
 def scan(root: Path) -> Findings:
@@ -52,13 +58,15 @@ def scan(root: Path) -> Findings:
         )
         files = set(filenames)
         for name in sorted(files):
-            if name == "Dockerfile" or name.endswith(".Dockerfile"):
+            if name in ("Dockerfile", "Containerfile") or name.endswith(".Dockerfile"):
                 found.dockerfiles.append(rel / name)
         if "Chart.yaml" in files:
             found.charts.append((rel, _is_helm_chart(here)))
+            found.chart_refs += _chart_refs(here)
             dirnames[:] = []  # templates inside a chart are not plain manifests
         elif files & {"kustomization.yaml", "kustomization.yml", "Kustomization"}:
             found.kustomize.append(rel)
+            found.chart_refs += _kustomize_refs(here)
             dirnames[:] = []
         else:
             objects = _kube_objects(here, files)
@@ -78,17 +86,95 @@ def _is_helm_chart(chart_dir: Path) -> bool:
     return False
 
 
+def _documents(path: Path) -> list[Any]:
+    """Every YAML document of a file, aliases bounded; nothing for unreadable or huge files."""
+    try:
+        if path.stat().st_size > _MAX_YAML_BYTES:  # data, not manifests
+            return []
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    loader = ManifestLoader(text)
+    docs: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            check_aliases(text, node)
+            docs.append(loader.construct_document(node))
+    except yaml.YAMLError:
+        return []
+    finally:
+        loader.dispose()
+    return docs
+
+
 def _kube_objects(directory: Path, files: set[str]) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for name in sorted(f for f in files if f.endswith((".yaml", ".yml"))):
-        try:
-            if (directory / name).stat().st_size > _MAX_YAML_BYTES:  # data, not manifests
-                continue
-            docs = list(yaml.load_all((directory / name).read_text("utf-8"), Loader=_Loader))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
+        docs = _documents(directory / name)
         objects += [d for d in docs if isinstance(d, dict) and "apiVersion" in d and "kind" in d]
     return objects
+
+
+_TEMPLATE_IMAGE = re.compile(r"""^\s*-?\s*image:\s*["']?([^\s"']+)""", re.MULTILINE)
+
+
+def _literal_repository(image: str) -> str | None:
+    """The repository of a template's ``image:`` text when it is written out
+    (``quay.io/a/b:{{ values.tag }}`` -> ``quay.io/a/b``); None when an expression makes it."""
+    if "{" not in image:
+        return repository(image)
+    head = image.split("{", 1)[0]
+    return head[:-1] if head.endswith(":") and "/" in head else None
+
+
+def _chart_refs(chart_dir: Path) -> list[str]:
+    """Repositories a chart names: ``image`` values in values*.yaml (a string, or a mapping
+    with ``repository`` and maybe ``registry``), and literal ``image:`` lines in templates."""
+    refs: list[str] = []
+    for values in sorted(chart_dir.glob("values*.yaml")):
+        for doc in _documents(values):
+            refs += _image_values(doc)
+    for template in sorted((chart_dir / "templates").glob("*")):
+        try:
+            text = template.read_text("utf-8", "replace")
+        except OSError:
+            continue
+        found = (_literal_repository(m) for m in _TEMPLATE_IMAGE.findall(text))
+        refs += [r for r in found if r]
+    return refs
+
+
+def _image_values(value: Any, key: str = "") -> list[str]:
+    if isinstance(value, list):
+        return [r for item in value for r in _image_values(item)]
+    if not isinstance(value, dict):
+        return [repository(value)] if key == "image" and isinstance(value, str) and value else []
+    if key == "image" and isinstance(value.get("repository"), str):
+        registry = value.get("registry")
+        repo = str(value["repository"])
+        return [f"{registry}/{repo}" if isinstance(registry, str) and registry else repo]
+    return [r for k, v in value.items() for r in _image_values(v, str(k))]
+
+
+def _kustomize_refs(directory: Path) -> list[str]:
+    """Repositories in a kustomization's resources (its bases too), and its ``images``
+    overrides (``newName``, else ``name``)."""
+    from loopdev.render.inputs import kustomize_dirs
+
+    refs: list[str] = []
+    for here in kustomize_dirs(directory):
+        files = {p.name for p in here.iterdir() if p.is_file()}
+        refs += _referenced_images(_kube_objects(here, files))
+        for name in sorted(files & {"kustomization.yaml", "kustomization.yml", "Kustomization"}):
+            for doc in _documents(here / name):
+                items = doc.get("images") if isinstance(doc, dict) else None
+                for item in items if isinstance(items, list) else []:
+                    image = (
+                        item.get("newName") or item.get("name") if isinstance(item, dict) else None
+                    )
+                    refs += [image] if isinstance(image, str) else []
+    return refs
 
 
 def dns_label(text: str, fallback: str = "app") -> str:
@@ -102,7 +188,8 @@ def starter(root: Path, found: Findings) -> dict[str, Any]:
     name = dns_label(root.name)
     objects = [o for _, objs in found.manifest_dirs for o in objs]
     data: dict[str, Any] = {"version": "v1", "name": name}
-    images = _images(found.dockerfiles, name, _referenced_images(objects))
+    refs = [*_referenced_images(objects), *found.chart_refs]
+    images = _images(found, name, refs)
     if images:
         data["images"] = images
     data["deploy"] = _deploy(found)
@@ -112,30 +199,33 @@ def starter(root: Path, found: Findings) -> dict[str, Any]:
     return data
 
 
-def _images(dockerfiles: list[Path], project: str, referenced: list[str]) -> dict[str, Any]:
+def _images(found: Findings, project: str, referenced: list[str]) -> dict[str, Any]:
+    """One image per Dockerfile, named after the image reference it builds (image_match)."""
+    fallback = [
+        dns_label(d.parent.name, project) if d.parent.parts else project for d in found.dockerfiles
+    ]
+    found.matching = match_images(found.dockerfiles, referenced, project, fallback)
     images: dict[str, Any] = {}
-    for dockerfile in dockerfiles:
-        context = dockerfile.parent
-        base = dns_label(context.name, project) if context.parts else project
-        repo = next((r for r in referenced if r.rsplit("/", 1)[-1] == base), base)
-        entry: dict[str, Any] = {"context": context.as_posix() or "."}
+    for repo, dockerfile in found.matching.images.items():
+        entry: dict[str, Any] = {"context": dockerfile.parent.as_posix() or "."}
         if dockerfile.name != "Dockerfile":
             entry["dockerfile"] = dockerfile.name
-        if repo not in images:
-            images[repo] = entry
+        images[repo] = entry
     return images
 
 
 def _referenced_images(objects: list[dict[str, Any]]) -> list[str]:
-    """Image repositories (no tag or digest) used by the containers of the found workloads."""
+    """Image repositories (no tag or digest) used by the containers of the found workloads
+    (init containers and CronJobs included)."""
     repos = []
     for obj in objects:
-        for container in _containers(obj):
-            image = str(container.get("image", ""))
-            repo = re.split(r"@", image)[0]
-            repo = repo.rsplit(":", 1)[0] if ":" in repo.rsplit("/", 1)[-1] else repo
-            if repo:
-                repos.append(repo)
+        spec = pod_spec(obj)
+        for key in CONTAINER_LISTS:
+            containers = spec.get(key) if spec is not None else None
+            for container in containers if isinstance(containers, list) else []:
+                image = container.get("image") if isinstance(container, dict) else None
+                if isinstance(image, str) and image:
+                    repos.append(repository(image))
     return repos
 
 
