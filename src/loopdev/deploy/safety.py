@@ -18,6 +18,9 @@ a local-looking name counts only with an address its tool actually uses:
 - Rancher Desktop: ``127.0.0.1``. OrbStack: ``127.0.0.1`` (or ``k8s.orb.local``).
 
 Any context whose server is on this machine (loopback, ``localhost``) is local by address.
+For kind and k3d at another address, the tool's own record may show the endpoint is theirs
+(their container publishing that host and port); ``owner`` asks, the CLI passes the Docker
+lookup (``loopdev.adapters.cluster_owner``), tests pass their own.
 """
 
 from __future__ import annotations
@@ -128,8 +131,19 @@ def _tool(context: str) -> tuple[Tool, str] | None:
     return None
 
 
-def judge(context: str, server: str) -> tuple[bool, str]:
-    """(local?, why not): local by server address, or by a tool's name with its address."""
+Owner = Callable[[str, str, str, "int | None"], bool]  # (tool, cluster, host, port) -> theirs?
+
+
+def _port(server: str) -> int | None:
+    try:
+        return urlsplit(server if "://" in server else f"https://{server}").port or 443
+    except ValueError:
+        return None
+
+
+def judge(context: str, server: str, owner: Owner | None = None) -> tuple[bool, str]:
+    """(local?, why not): local by server address, or by a tool's name with its address
+    (or, for kind and k3d, with an endpoint ``owner`` says the tool's container publishes)."""
     host = server_host(server)
     if host and on_this_machine(host):
         return True, ""
@@ -143,10 +157,20 @@ def judge(context: str, server: str) -> tuple[bool, str]:
     ip = _address(host)
     if host in tool.hosts(cluster) or (tool.private_ok and ip is not None and ip.is_private):
         return True, ""
+    if owner is not None and owner(tool.label, cluster, host, _port(server)):
+        return True, ""
     return False, (
         f"it is named like a {tool.label} cluster, but its API server {host} is not an "
-        f"address {tool.label} uses ({tool.where}); a context's name does not say where it points"
+        f"address {tool.label} uses ({tool.where}){_owner_note(tool, cluster, owner)}; "
+        "a context's name does not say where it points"
     )
+
+
+def _owner_note(tool: Tool, cluster: str, owner: Owner | None) -> str:
+    container = {"kind": f"{cluster}-control-plane", "k3d": f"k3d-{cluster}-serverlb"}
+    if owner is None or tool.label not in container:
+        return ""
+    return f", and no Docker container {container[tool.label]} publishes it here"
 
 
 def is_local(context: str, server: str = "") -> bool:
@@ -155,12 +179,14 @@ def is_local(context: str, server: str = "") -> bool:
     return judge(context, server)[0]
 
 
-def check_context(context: str, server: str, allow: Iterable[str] = ()) -> None:
+def check_context(
+    context: str, server: str, allow: Iterable[str] = (), owner: Owner | None = None
+) -> None:
     """Raise ContextRefused unless ``context`` is local or listed in ``allowContexts``."""
     allowed = tuple(allow)
     if any(fnmatchcase(context, pat) for pat in allowed):
         return
-    local, why = judge(context, server)
+    local, why = judge(context, server, owner)
     if local:
         return
     raise ContextRefused(

@@ -105,3 +105,21 @@ def test_server_host_parses_ipv6_and_garbage() -> None:
     assert server_host("https://[::1]:6443") == "::1"
     assert server_host("http://[bad") == ""
     assert server_host("https://Kubernetes.Docker.Internal.:6443") == "kubernetes.docker.internal"
+
+
+def test_a_tool_record_can_show_a_non_default_endpoint_is_the_tools() -> None:
+    """kind with ``apiServerAddress: 192.168.1.5``: local when the tool's container says so."""
+    asked: list[tuple[str, str, str, int | None]] = []
+
+    def owner(tool: str, cluster: str, host: str, port: int | None) -> bool:
+        asked.append((tool, cluster, host, port))
+        return (cluster, host, port) == ("lab", "192.168.1.5", 40123)
+
+    check_context("kind-lab", "https://192.168.1.5:40123", owner=owner)
+    assert asked == [("kind", "lab", "192.168.1.5", 40123)]
+    with pytest.raises(ContextRefused) as err:
+        check_context("kind-remote", "https://10.255.255.1:6443", owner=owner)
+    assert "no Docker container remote-control-plane publishes it here" in err.value.render()
+    asked.clear()
+    check_context("kind-lab", "https://127.0.0.1:1")  # the defaults never ask
+    assert asked == []
