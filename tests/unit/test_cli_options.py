@@ -33,6 +33,17 @@ profiles:
 """
 
 
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  template:
+    spec:
+      containers: [{{name: c, image: "busybox:1"}}]
+"""
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "k8s").mkdir()
@@ -189,3 +200,21 @@ def test_output_help_says_what_each_command_defaults_to() -> None:
     assert "dashboard" not in ci and "Default: plain." in ci
     up = " ".join(run("up", "--help").output.split())
     assert "Default: the dashboard on a terminal, else plain." in up
+
+
+def test_render_output_stdout_is_only_the_yaml_stream(tmp_path: Path) -> None:
+    """`render` takes --output too (`-` or DIR): its warnings never mix into the YAML."""
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "k8s" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+        + "".join("---\n" + DEPLOY.format(name=n) for n in ("web", "worker"))
+    )
+    (tmp_path / "loopfile.yaml").write_text(LOOPFILE)
+    result = CliRunner().invoke(
+        main_group, ["render", "-f", str(tmp_path / "loopfile.yaml"), "--output", "-"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: image 'api' is not used" in result.stderr
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert sorted(d["metadata"]["name"] for d in docs) == ["a", "web", "worker"]
