@@ -15,9 +15,7 @@ from typing import Any
 import yaml
 
 from loopdev.config.image_match import Matching, match_images
-from loopdev.render.inject import CONTAINER_LISTS, repository
-from loopdev.render.kinds import pod_spec
-from loopdev.render.yamlio import ManifestLoader, check_aliases
+from loopdev.config.image_refs import chart_refs, documents, kustomize_refs, referenced_images
 
 SCHEMA_URL = "https://raw.githubusercontent.com/loopdev/loopdev/main/loopfile.schema.json"
 _SKIP = {
@@ -31,7 +29,6 @@ _SKIP = {
     "site-packages",
 }
 _MAX_DEPTH = 4
-_MAX_YAML_BYTES = 1_000_000
 _WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 
 
@@ -62,11 +59,11 @@ def scan(root: Path) -> Findings:
                 found.dockerfiles.append(rel / name)
         if "Chart.yaml" in files:
             found.charts.append((rel, _is_helm_chart(here)))
-            found.chart_refs += _chart_refs(here)
+            found.chart_refs += chart_refs(here)
             dirnames[:] = []  # templates inside a chart are not plain manifests
         elif files & {"kustomization.yaml", "kustomization.yml", "Kustomization"}:
             found.kustomize.append(rel)
-            found.chart_refs += _kustomize_refs(here)
+            found.chart_refs += kustomize_refs(here)
             dirnames[:] = []
         else:
             objects = _kube_objects(here, files)
@@ -86,95 +83,12 @@ def _is_helm_chart(chart_dir: Path) -> bool:
     return False
 
 
-def _documents(path: Path) -> list[Any]:
-    """Every YAML document of a file, aliases bounded; nothing for unreadable or huge files."""
-    try:
-        if path.stat().st_size > _MAX_YAML_BYTES:  # data, not manifests
-            return []
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    loader = ManifestLoader(text)
-    docs: list[Any] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            check_aliases(text, node)
-            docs.append(loader.construct_document(node))
-    except yaml.YAMLError:
-        return []
-    finally:
-        loader.dispose()
-    return docs
-
-
 def _kube_objects(directory: Path, files: set[str]) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for name in sorted(f for f in files if f.endswith((".yaml", ".yml"))):
-        docs = _documents(directory / name)
+        docs = documents(directory / name)
         objects += [d for d in docs if isinstance(d, dict) and "apiVersion" in d and "kind" in d]
     return objects
-
-
-_TEMPLATE_IMAGE = re.compile(r"""^\s*-?\s*image:\s*["']?([^\s"']+)""", re.MULTILINE)
-
-
-def _literal_repository(image: str) -> str | None:
-    """The repository of a template's ``image:`` text when it is written out
-    (``quay.io/a/b:{{ values.tag }}`` -> ``quay.io/a/b``); None when an expression makes it."""
-    if "{" not in image:
-        return repository(image)
-    head = image.split("{", 1)[0]
-    return head[:-1] if head.endswith(":") and "/" in head else None
-
-
-def _chart_refs(chart_dir: Path) -> list[str]:
-    """Repositories a chart names: ``image`` values in values*.yaml (a string, or a mapping
-    with ``repository`` and maybe ``registry``), and literal ``image:`` lines in templates."""
-    refs: list[str] = []
-    for values in sorted(chart_dir.glob("values*.yaml")):
-        for doc in _documents(values):
-            refs += _image_values(doc)
-    for template in sorted((chart_dir / "templates").glob("*")):
-        try:
-            text = template.read_text("utf-8", "replace")
-        except OSError:
-            continue
-        found = (_literal_repository(m) for m in _TEMPLATE_IMAGE.findall(text))
-        refs += [r for r in found if r]
-    return refs
-
-
-def _image_values(value: Any, key: str = "") -> list[str]:
-    if isinstance(value, list):
-        return [r for item in value for r in _image_values(item)]
-    if not isinstance(value, dict):
-        return [repository(value)] if key == "image" and isinstance(value, str) and value else []
-    if key == "image" and isinstance(value.get("repository"), str):
-        registry = value.get("registry")
-        repo = str(value["repository"])
-        return [f"{registry}/{repo}" if isinstance(registry, str) and registry else repo]
-    return [r for k, v in value.items() for r in _image_values(v, str(k))]
-
-
-def _kustomize_refs(directory: Path) -> list[str]:
-    """Repositories in a kustomization's resources (its bases too), and its ``images``
-    overrides (``newName``, else ``name``)."""
-    from loopdev.render.inputs import kustomize_dirs
-
-    refs: list[str] = []
-    for here in kustomize_dirs(directory):
-        files = {p.name for p in here.iterdir() if p.is_file()}
-        refs += _referenced_images(_kube_objects(here, files))
-        for name in sorted(files & {"kustomization.yaml", "kustomization.yml", "Kustomization"}):
-            for doc in _documents(here / name):
-                items = doc.get("images") if isinstance(doc, dict) else None
-                for item in items if isinstance(items, list) else []:
-                    image = (
-                        item.get("newName") or item.get("name") if isinstance(item, dict) else None
-                    )
-                    refs += [image] if isinstance(image, str) else []
-    return refs
 
 
 def dns_label(text: str, fallback: str = "app") -> str:
@@ -188,7 +102,7 @@ def starter(root: Path, found: Findings) -> dict[str, Any]:
     name = dns_label(root.name)
     objects = [o for _, objs in found.manifest_dirs for o in objs]
     data: dict[str, Any] = {"version": "v1", "name": name}
-    refs = [*_referenced_images(objects), *found.chart_refs]
+    refs = [*referenced_images(objects), *found.chart_refs]
     images = _images(found, name, refs)
     if images:
         data["images"] = images
@@ -212,21 +126,6 @@ def _images(found: Findings, project: str, referenced: list[str]) -> dict[str, A
             entry["dockerfile"] = dockerfile.name
         images[repo] = entry
     return images
-
-
-def _referenced_images(objects: list[dict[str, Any]]) -> list[str]:
-    """Image repositories (no tag or digest) used by the containers of the found workloads
-    (init containers and CronJobs included)."""
-    repos = []
-    for obj in objects:
-        spec = pod_spec(obj)
-        for key in CONTAINER_LISTS:
-            containers = spec.get(key) if spec is not None else None
-            for container in containers if isinstance(containers, list) else []:
-                image = container.get("image") if isinstance(container, dict) else None
-                if isinstance(image, str) and image:
-                    repos.append(repository(image))
-    return repos
 
 
 def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
