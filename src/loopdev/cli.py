@@ -14,7 +14,17 @@ from pathlib import Path
 import click
 
 from loopdev import __version__
-from loopdev.commands.options import GlobalOptions
+from loopdev.commands.complete import complete_profiles
+from loopdev.commands.options import (
+    CONTEXT_HELP,
+    DEBUG_HELP,
+    DEFAULT_REPO_HELP,
+    FILE_HELP,
+    NAMESPACE_HELP,
+    PROFILE_HELP,
+    GlobalOptions,
+    with_global_options,
+)
 from loopdev.errors import EXIT_RUNTIME, EXIT_USAGE, LoopdevError
 
 # Command name -> module under loopdev.commands. Modules load only when their command runs
@@ -32,8 +42,7 @@ class LoopdevGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module = importlib.import_module(f"loopdev.commands.{cmd_name}")
-        command: click.Command = module.command
-        return command
+        return with_global_options(module.command)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -70,24 +79,20 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     "file",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="LOOPDEV_FILE",
-    help="The loopfile (default: loopfile.yaml in this directory or a parent).",
+    help=FILE_HELP,
 )
 @click.option(
     "-p",
     "--profile",
     "profiles",
     multiple=True,
-    help="Activate a profile (repeatable; applied in order after auto-activated ones).",
+    help=PROFILE_HELP,
+    shell_complete=complete_profiles,
 )
-@click.option("--context", help="Kube context to use (default: the kubeconfig's current one).")
-@click.option("--namespace", help="Namespace to deploy to (overrides the loopfile).")
-@click.option(
-    "--default-repo",
-    envvar="LOOPDEV_DEFAULT_REPO",
-    help="Push images to this registry (host[:port][/path]), as Skaffold's --default-repo; "
-    "overrides build.registry. Env: LOOPDEV_DEFAULT_REPO.",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("--context", help=CONTEXT_HELP)
+@click.option("--namespace", help=NAMESPACE_HELP)
+@click.option("--default-repo", envvar="LOOPDEV_DEFAULT_REPO", help=DEFAULT_REPO_HELP)
+@click.option("--debug", is_flag=True, help=DEBUG_HELP)
 @click.version_option(__version__, "--version", prog_name="loopdev")
 @click.pass_context
 def main_group(
@@ -99,7 +104,11 @@ def main_group(
     default_repo: str | None,
     debug: bool,
 ) -> None:
-    """loopdev: save a file, see it running in your Kubernetes cluster."""
+    """loopdev: save a file, see it running in your Kubernetes cluster.
+
+    The options above may also follow the command (`loopdev up -p dev`).
+    Shell completion: see `docs/completion.md`.
+    """
     from loopdev.redact import scrub_python_logs
 
     scrub_python_logs()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -230,6 +231,7 @@ class PlainOutput(_Writer):
         self.color = color and not no_color_env()
         self._width = 0
         self._colors: dict[str, str] = {}
+        self._said = Said()
 
     def on_state(self, state: EngineState, batch: Sequence[Action] = ()) -> None:
         self._width = max([self._width, *(len(n) for n in state.order)])
@@ -238,6 +240,8 @@ class PlainOutput(_Writer):
         super().on_state(state, batch)
 
     def emit(self, event: Event) -> None:
+        if self._said.repeats(event):
+            return
         body, style = plain_text(event)
         if not body:
             return
@@ -247,6 +251,45 @@ class PlainOutput(_Writer):
             name = _paint(name, self._colors.get(event.resource, "bold"))
             body = _paint(body, style) if style else body
         self._write(f"{name} {SEP} {body}")
+
+
+_NAMED = re.compile(r"^(\w+) [^\s:]+: ")  # "rebuilding web: why" says "rebuilding: why"
+
+
+class Said:
+    """What plain lines already told, so one piece of news is one line (pure bookkeeping).
+
+    A live update is narrated twice, as a ``loopdev`` log line and as the resource's
+    ``last_update`` (a ``sync`` event); a build step is a line of build output and again the
+    ``build`` step event. Plain output prints whichever comes first and drops its twin.
+    JSON keeps both: they are different event types a reader selects between.
+    """
+
+    def __init__(self) -> None:
+        self._news: dict[str, str] = {}  # resource -> last narration (log) not yet twinned
+        self._synced: dict[str, str] = {}  # resource -> last sync message not yet twinned
+        self._build: dict[str, str] = {}  # resource -> last line of build output
+
+    def repeats(self, event: Event) -> bool:
+        """Whether ``event`` repeats a line already printed (and forget that line if so)."""
+        d, res = event.data, event.resource
+        if event.type == "log" and d.get("source") == "build":
+            self._build[res] = str(d.get("text", ""))
+        elif event.type == "build" and d.get("phase") == "step":
+            return self._build.get(res, "").startswith(str(d.get("step", "")))
+        elif event.type == "log" and d.get("source") == "loopdev":
+            text = _NAMED.sub(r"\1: ", str(d.get("text", "")))
+            if self._synced.get(res) == text:
+                del self._synced[res]
+                return True
+            self._news[res] = text
+        elif event.type == "sync":
+            message = str(d.get("message", ""))
+            if self._news.get(res) == message:
+                del self._news[res]
+                return True
+            self._synced[res] = message
+        return False
 
 
 def plain_text(event: Event) -> tuple[str, str]:

@@ -171,3 +171,73 @@ async def test_plain_output_strips_escapes_only_without_colour() -> None:
         buf = io.StringIO()
         await _run(PlainOutput(buf, color=color), *BASE, logs=("\x1b[32mINFO\x1b[0m up",))
         assert expected in buf.getvalue()
+
+
+def _lines(out: PlainOutput | JsonOutput, steps: list[tuple[str, object]]) -> list[str]:
+    """Feed ``steps`` (("log", (resource, source, text)) or ("patch", (resource, fields)))
+    straight to the writer, in order, as the store and the log store would."""
+    store = Store(clock=lambda: 10.0)
+    for act in BASE:
+        store.reduce_now(act)
+    out.on_state(store.state)
+    logs = LogStore()
+    logs.listen(out.on_log)
+    for kind, value in steps:
+        if kind == "log":
+            resource, source, text = value  # type: ignore[misc]
+            logs.append(resource, text, source)
+        else:
+            resource, fields = value  # type: ignore[misc]
+            out.on_state(store.reduce_now(a.StatusPatched(resource, fields)))
+    buf = out._stream  # noqa: SLF001 - the StringIO the test passed in
+    assert isinstance(buf, io.StringIO)
+    return buf.getvalue().splitlines()[2:]  # after the session and first state lines
+
+
+def test_plain_output_says_a_live_update_once_whichever_comes_first() -> None:
+    msg = "synced 1 file in 71 ms"
+    log_first = [("log", ("web", "loopdev", msg)), ("patch", ("web", {"last_update": msg}))]
+    assert _lines(PlainOutput(io.StringIO()), log_first) == ["web │ loopdev │ " + msg]
+    event_first = [("patch", ("web", {"last_update": msg})), ("log", ("web", "loopdev", msg))]
+    assert _lines(PlainOutput(io.StringIO()), event_first) == ["web │ " + msg]
+
+
+def test_plain_output_says_the_same_news_again_when_it_happens_again() -> None:
+    one, two = "synced 1 file in 71 ms", "synced 1 file in 70 ms"
+    steps = [
+        ("log", ("web", "loopdev", one)),
+        ("patch", ("web", {"last_update": one})),
+        ("log", ("web", "loopdev", two)),
+        ("patch", ("web", {"last_update": two})),
+        ("log", ("web", "loopdev", two)),  # the same words, later: a new update
+    ]
+    assert _lines(PlainOutput(io.StringIO()), steps) == [
+        "web │ loopdev │ " + one,
+        "web │ loopdev │ " + two,
+        "web │ loopdev │ " + two,
+    ]
+
+
+def test_plain_output_rebuilding_once() -> None:
+    steps = [
+        ("log", ("web", "loopdev", "rebuilding web-image: Dockerfile changed")),
+        ("patch", ("web", {"last_update": "rebuilding: Dockerfile changed"})),
+    ]
+    assert _lines(PlainOutput(io.StringIO()), steps) == [
+        "web │ loopdev │ rebuilding web-image: Dockerfile changed"
+    ]
+
+
+def test_plain_output_a_build_step_once_but_json_keeps_both_event_types() -> None:
+    step = "Step 9/10 : RUN make"
+    steps = [
+        ("log", ("web", "build", step)),
+        ("patch", ("web", {"build": BuildInfo(step=step)})),
+        ("patch", ("web", {"build": BuildInfo(step="Step 10/10 : CMD run")})),  # no output line
+    ]
+    assert _lines(PlainOutput(io.StringIO()), steps) == [
+        "web │ build │ " + step,
+        "web │ building: Step 10/10 : CMD run",
+    ]
+    kinds = [json.loads(x)["type"] for x in _lines(JsonOutput(io.StringIO()), steps)]
+    assert kinds == ["log", "build", "build"]

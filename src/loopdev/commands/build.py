@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from loopdev.commands.complete import complete_images
 from loopdev.commands.options import GlobalOptions, pass_options
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @click.command("build")
-@click.argument("images", nargs=-1)
+@click.argument("images", nargs=-1, shell_complete=complete_images)
 @click.option("--force", is_flag=True, help="Build even when the tag already exists.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print build output.")
 @pass_options

@@ -17,7 +17,7 @@ LOG_LINES = 30
 
 
 @click.command("ci")
-@session_options
+@session_options(output_default="plain")
 @click.option(
     "--timeout", default=600.0, show_default=True, help="Seconds to wait for every resource."
 )
@@ -51,7 +51,8 @@ def command(
     if not verdict.ok:
         click.echo(report, err=True)
         raise DeployError(f"{verdict.resource}: {verdict.reason}")
-    click.echo(f"loopdev: every resource is ready ({len(session.store.state.order)})")
+    ready = f"loopdev: every resource is ready ({len(session.store.state.order)})"
+    click.echo(ready, err=output == "json")  # under --output json, stdout is JSON only
 
 
 async def _run(session: Any, timeout: float, down: bool) -> tuple[Any, str]:

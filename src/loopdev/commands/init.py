@@ -42,7 +42,21 @@ def command(opts: GlobalOptions) -> None:
 
 
 def _summary(found: Findings) -> list[str]:
-    lines = [f"image from {p.as_posix()}" for p in found.dockerfiles]
+    match = found.matching
+    lines = [f"image {ref} from {p.as_posix()}" for p, ref in match.matched.items()]
+    lines += [
+        f"image {name} from {p.as_posix()}: no image in the manifests or charts matches it; "
+        "rename it to the repository your manifests use, or nothing is injected"
+        for p, name in match.lone_dockerfiles
+    ]
+    lines += [
+        f"{p.as_posix()} skipped: {name} is already built from another Dockerfile"
+        for p, name in match.duplicates
+    ]
+    lines += [
+        f"image {ref} (in the manifests or charts) has no Dockerfile here: deployed as written"
+        for ref in match.lone_refs
+    ]
     lines += [
         f"{'helm' if helm else 'loopdev'} chart in {p.as_posix() or '.'}"
         for p, helm in found.charts

@@ -6,7 +6,6 @@ and GitOps pipelines commit what developers run (modulo profile and image refere
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
@@ -19,7 +18,6 @@ FILE_HEADER = "# Rendered by `loopdev render`; do not edit by hand: re-run it.\n
 
 
 @click.command("render")
-@click.option("-p", "--profile", "profiles", multiple=True, help="Activate a profile (repeatable).")
 @click.option(
     "--set",
     "set_values",
@@ -52,7 +50,6 @@ FILE_HEADER = "# Rendered by `loopdev render`; do not edit by hand: re-run it.\n
 @pass_options
 def command(
     opts: GlobalOptions,
-    profiles: tuple[str, ...],
     set_values: tuple[str, ...],
     values_files: tuple[Path, ...],
     images: tuple[str, ...],
@@ -62,7 +59,6 @@ def command(
     from loopdev.config.load import load_from_options
     from loopdev.render import render_objects, to_yaml
 
-    opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
     config = load_from_options(opts, command="render")
     refs = image_refs(config, images)
     objects = render_objects(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from loopdev.commands.complete import complete_resources
 from loopdev.commands.options import GlobalOptions, pass_options
 from loopdev.config.load import load_from_options
 from loopdev.engine.control import request, socket_path
@@ -11,7 +12,7 @@ from loopdev.errors import LoopdevError, UsageError
 
 
 @click.command("trigger")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_resources)
 @click.option("--rebuild", is_flag=True, help="Rebuild the image even if a live update would do.")
 @pass_options
 def command(opts: GlobalOptions, name: str, rebuild: bool) -> None:

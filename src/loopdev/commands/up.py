@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import click
 
@@ -16,20 +16,35 @@ from loopdev.commands.signals import sigterm_as_ctrl_c
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def session_options(fn: F) -> F:
-    """Options `up` and `ci` share."""
-    fn = click.option(
-        "--output",
-        "output",
-        type=click.Choice(["plain", "json"]),
-        default=None,
-        help="Event stream format on stdout (default: the dashboard on a terminal, else plain).",
-    )(fn)
-    fn = click.option("--set", "set_values", multiple=True, help="Override a value: a.b=c.")(fn)
-    fn = click.option(
-        "--values", "values_files", multiple=True, type=click.Path(), help="Extra values file."
-    )(fn)
-    return fn
+UP_OUTPUT = "the dashboard on a terminal, else plain"
+
+
+@overload
+def session_options(fn: F) -> F: ...
+@overload
+def session_options(*, output_default: str) -> Callable[[F], F]: ...
+def session_options(fn: F | None = None, *, output_default: str = UP_OUTPUT) -> Any:
+    """Options `up` and `ci` share; ``output_default`` words what ``--output`` defaults to.
+    Usable bare (``@session_options``) or called (``@session_options(output_default=...)``)."""
+
+    def decorate(fn: F) -> F:
+        fn = click.option(
+            "--output",
+            "output",
+            type=click.Choice(["plain", "json"]),
+            default=None,
+            help=(
+                f"Event stream on stdout: plain lines, or json (one JSON object per line, "
+                f"human messages on stderr). Default: {output_default}."
+            ),
+        )(fn)
+        fn = click.option("--set", "set_values", multiple=True, help="Override a value: a.b=c.")(fn)
+        fn = click.option(
+            "--values", "values_files", multiple=True, type=click.Path(), help="Extra values file."
+        )(fn)
+        return fn
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def make_presenter(output: str | None) -> Any:
@@ -96,9 +111,13 @@ def command(
         else:
             shutdown = asyncio.run(session.run_forever())
             if shutdown is not None and shutdown.down:
-                _down(session)
+                _down(session, to_stderr=output == "json")
     except KeyboardInterrupt:
-        click.echo("\nloopdev: stopped; resources keep running (`loopdev down` removes them)")
+        # stdout carries only JSON objects under --output json: human lines go to stderr
+        click.echo(
+            "\nloopdev: stopped; resources keep running (`loopdev down` removes them)",
+            err=output == "json",
+        )
     finally:
         session.ctx.kube.close()
 
@@ -114,9 +133,9 @@ async def _with_dashboard(session: Any) -> str:
         await session.stop()
 
 
-def _down(session: Any) -> None:
+def _down(session: Any, *, to_stderr: bool = False) -> None:
     from loopdev.deploy.down import describe, tear_down
 
     cfg = session.ctx.config
     report = asyncio.run(tear_down(session.ctx.kube, cfg.namespace, cfg.name))
-    click.echo(describe(report, cfg.namespace))
+    click.echo(describe(report, cfg.namespace), err=to_stderr)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
@@ -11,25 +9,17 @@ from loopdev.commands.options import GlobalOptions, pass_options
 
 @click.command("validate")
 @click.option(
-    "-p",
-    "--profile",
-    "profiles",
-    multiple=True,
-    help="Activate a profile (repeatable; added after the global -p ones).",
-)
-@click.option(
     "--print",
     "print_config",
     is_flag=True,
     help="Print the effective configuration after profiles (secret-looking values masked).",
 )
 @pass_options
-def command(opts: GlobalOptions, profiles: tuple[str, ...], print_config: bool) -> None:
+def command(opts: GlobalOptions, print_config: bool) -> None:
     """Check the loopfile and report every problem with its line; exit 2 if any."""
     from loopdev.config.effective import effective_yaml  # lazy: keeps `loopdev --help` fast
     from loopdev.config.load import display_name, resolve_from_options
 
-    opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
     resolved = resolve_from_options(opts, command="validate")
     model = resolved.model
     file = display_name(model.path)

@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from loopdev.config.image_match import Matching, match_images
+from loopdev.config.image_refs import chart_refs, documents, kustomize_refs, referenced_images
+
 SCHEMA_URL = "https://raw.githubusercontent.com/loopdev/loopdev/main/loopfile.schema.json"
 _SKIP = {
     "node_modules",
@@ -26,9 +29,7 @@ _SKIP = {
     "site-packages",
 }
 _MAX_DEPTH = 4
-_MAX_YAML_BYTES = 1_000_000
 _WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Findings:
     charts: list[tuple[Path, bool]] = field(default_factory=list)  # (dir, is a Helm chart)
     kustomize: list[Path] = field(default_factory=list)
     manifest_dirs: list[tuple[Path, list[dict[str, Any]]]] = field(default_factory=list)
+    chart_refs: list[str] = field(default_factory=list)  # images charts and kustomize name
+    matching: Matching = field(default_factory=Matching)  # set by ``starter``
 
 
 def scan(root: Path) -> Findings:
@@ -52,13 +55,15 @@ def scan(root: Path) -> Findings:
         )
         files = set(filenames)
         for name in sorted(files):
-            if name == "Dockerfile" or name.endswith(".Dockerfile"):
+            if name in ("Dockerfile", "Containerfile") or name.endswith(".Dockerfile"):
                 found.dockerfiles.append(rel / name)
         if "Chart.yaml" in files:
             found.charts.append((rel, _is_helm_chart(here)))
+            found.chart_refs += chart_refs(here)
             dirnames[:] = []  # templates inside a chart are not plain manifests
         elif files & {"kustomization.yaml", "kustomization.yml", "Kustomization"}:
             found.kustomize.append(rel)
+            found.chart_refs += kustomize_refs(here)
             dirnames[:] = []
         else:
             objects = _kube_objects(here, files)
@@ -81,12 +86,7 @@ def _is_helm_chart(chart_dir: Path) -> bool:
 def _kube_objects(directory: Path, files: set[str]) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
     for name in sorted(f for f in files if f.endswith((".yaml", ".yml"))):
-        try:
-            if (directory / name).stat().st_size > _MAX_YAML_BYTES:  # data, not manifests
-                continue
-            docs = list(yaml.load_all((directory / name).read_text("utf-8"), Loader=_Loader))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
+        docs = documents(directory / name)
         objects += [d for d in docs if isinstance(d, dict) and "apiVersion" in d and "kind" in d]
     return objects
 
@@ -102,7 +102,8 @@ def starter(root: Path, found: Findings) -> dict[str, Any]:
     name = dns_label(root.name)
     objects = [o for _, objs in found.manifest_dirs for o in objs]
     data: dict[str, Any] = {"version": "v1", "name": name}
-    images = _images(found.dockerfiles, name, _referenced_images(objects))
+    refs = [*referenced_images(objects), *found.chart_refs]
+    images = _images(found, name, refs)
     if images:
         data["images"] = images
     data["deploy"] = _deploy(found)
@@ -112,31 +113,19 @@ def starter(root: Path, found: Findings) -> dict[str, Any]:
     return data
 
 
-def _images(dockerfiles: list[Path], project: str, referenced: list[str]) -> dict[str, Any]:
+def _images(found: Findings, project: str, referenced: list[str]) -> dict[str, Any]:
+    """One image per Dockerfile, named after the image reference it builds (image_match)."""
+    fallback = [
+        dns_label(d.parent.name, project) if d.parent.parts else project for d in found.dockerfiles
+    ]
+    found.matching = match_images(found.dockerfiles, referenced, project, fallback)
     images: dict[str, Any] = {}
-    for dockerfile in dockerfiles:
-        context = dockerfile.parent
-        base = dns_label(context.name, project) if context.parts else project
-        repo = next((r for r in referenced if r.rsplit("/", 1)[-1] == base), base)
-        entry: dict[str, Any] = {"context": context.as_posix() or "."}
+    for repo, dockerfile in found.matching.images.items():
+        entry: dict[str, Any] = {"context": dockerfile.parent.as_posix() or "."}
         if dockerfile.name != "Dockerfile":
             entry["dockerfile"] = dockerfile.name
-        if repo not in images:
-            images[repo] = entry
+        images[repo] = entry
     return images
-
-
-def _referenced_images(objects: list[dict[str, Any]]) -> list[str]:
-    """Image repositories (no tag or digest) used by the containers of the found workloads."""
-    repos = []
-    for obj in objects:
-        for container in _containers(obj):
-            image = str(container.get("image", ""))
-            repo = re.split(r"@", image)[0]
-            repo = repo.rsplit(":", 1)[0] if ":" in repo.rsplit("/", 1)[-1] else repo
-            if repo:
-                repos.append(repo)
-    return repos
 
 
 def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from loopdev.config.aliases import check_expansion, may_alias
 from loopdev.config.problems import Mark, Path_, Problems
 
 
@@ -170,6 +171,11 @@ def parse_yaml(text: str, problems: Problems) -> Document | None:
         return None
     if node is None:
         return Document(None, Marks())
+    if may_alias(text):
+        bomb = check_expansion(node)
+        if bomb is not None:
+            problems.add_at(Marks(node).key_at(bomb.path), bomb.path, bomb.message())
+            return None
     try:
         data = _convert(node, None, problems, set())
     except (_Irregular, RecursionError):  # a problem, or an alias inside its own anchor

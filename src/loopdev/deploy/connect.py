@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 def connect(config: Loopfile, context: str | None) -> KubeClient:
     """A client for ``--context`` (or the current one), after the context safety check."""
+    from loopdev.adapters.cluster_owner import published_by_tool
     from loopdev.adapters.kube import KubeClient, resolve_target
 
     target = resolve_target(context)
-    check_context(target.context, target.server, config.allow_contexts)
+    check_context(target.context, target.server, config.allow_contexts, published_by_tool)
     return KubeClient(target)

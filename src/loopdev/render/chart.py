@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from loopdev.errors import ConfigError, TemplateError
+from loopdev.errors import ConfigError, LoopdevError, TemplateError
+from loopdev.render.confine import confined
 from loopdev.render.documents import RenderedTextError, parse_documents
 from loopdev.render.filters import FILTERS, FUNCTIONS, ChartFailure
 from loopdev.render.jinja_cache import shared_cache
@@ -43,7 +44,7 @@ def read_chart_meta(chart_dir: Path) -> dict[str, Any]:
     path = chart_dir / "Chart.yaml"
     if not chart_dir.is_dir():
         raise ConfigError(f"{chart_dir}: chart directory not found")
-    meta = load_values_file(path)
+    meta = load_values_file(confined(path, chart_dir, "Chart.yaml"))
     if not isinstance(meta.get("name"), str) or not meta["name"]:
         raise ConfigError(f"{path}: 'name' is required (and version, appVersion are usual)")
     return meta
@@ -51,9 +52,13 @@ def read_chart_meta(chart_dir: Path) -> dict[str, Any]:
 
 def chart_value_layers(chart_dir: Path, profiles: tuple[str, ...]) -> list[dict[str, Any]]:
     """``values.yaml`` then ``values-<profile>.yaml`` for each active profile that has one."""
-    layers = [load_values_file(chart_dir / "values.yaml", required=False)]
-    for profile in profiles:
-        layers.append(load_values_file(chart_dir / f"values-{profile}.yaml", required=False))
+    names = ["values.yaml", *(f"values-{profile}.yaml" for profile in profiles)]
+    layers = []
+    for name in names:
+        path = chart_dir / name
+        if path.is_symlink() or path.exists():
+            confined(path, chart_dir, "the chart's values file")
+        layers.append(load_values_file(path, required=False))
     return layers
 
 
@@ -75,13 +80,13 @@ def render_chart(
     """Every object the chart's templates render, template by template in path order."""
     meta = read_chart_meta(chart_dir)
     templates_dir = chart_dir / "templates"
-    env = _environment(templates_dir, meta, values, ctx)
+    env = _environment(templates_dir, meta, values, ctx, shown_as)
     objects: list[dict[str, Any]] = []
     for path in template_paths(templates_dir):
         name = path.relative_to(templates_dir).as_posix()
         try:
             text = env.get_template(name).render()
-        except TemplateError:
+        except LoopdevError:  # already worded, e.g. a template linked outside the chart
             raise
         except Exception as err:  # noqa: BLE001 - every template failure becomes a TemplateError
             raise translate(err, templates_dir, shown_as, path) from None
@@ -116,11 +121,29 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
+class ChartLoader(FileSystemLoader):
+    """Templates from ``templates_dir``, refusing any whose real path leaves the chart."""
+
+    def __init__(self, templates_dir: Path, shown_as: Path) -> None:
+        super().__init__(str(templates_dir.resolve()))
+        self._templates, self._shown_as = templates_dir, shown_as
+
+    def get_source(self, environment: Environment, template: str) -> Any:
+        source = super().get_source(environment, template)
+        shown = _display(self._templates / template, self._shown_as)
+        confined(Path(source[1]), self._templates.parent, "the template", shown)
+        return source
+
+
 def _environment(
-    templates_dir: Path, meta: Mapping[str, Any], values: Mapping[str, Any], ctx: ChartContext
+    templates_dir: Path,
+    meta: Mapping[str, Any],
+    values: Mapping[str, Any],
+    ctx: ChartContext,
+    shown_as: Path,
 ) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(str(templates_dir.resolve())),
+        loader=ChartLoader(templates_dir, shown_as),
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

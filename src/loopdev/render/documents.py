@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from loopdev.errors import TemplateError
-from loopdev.render.yamlio import ManifestLoader, construct
+from loopdev.render.yamlio import AliasBombError, ManifestLoader, check_aliases, construct
 
 # id(object) -> where it was rendered, while pipeline.render_objects runs (for its errors).
 ORIGINS: ContextVar[dict[int, str] | None] = ContextVar("loopdev_render_origins", default=None)
@@ -65,6 +65,7 @@ def parse_documents(text: str, source: str, *, plain_file: bool = False) -> list
             if node is None:
                 continue
             line = node.start_mark.line + 1
+            check_aliases(text, node)
             doc = construct(loader, node)
             checked = _checked(doc, source, line, plain_file)
             origins = ORIGINS.get()
@@ -140,6 +141,8 @@ def _yaml_error(err: yaml.YAMLError, text: str, source: str, plain_file: bool) -
     shown = None
     if 0 <= mark.line < len(lines) and not _in_secret(lines, mark.line):
         shown = lines[mark.line]
+    if isinstance(err, AliasBombError):
+        return RenderedTextError(source, mark.line + 1, problem, shown, plain_file=plain_file)
     return RenderedTextError(
         source,
         mark.line + 1,

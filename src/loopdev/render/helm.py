@@ -17,6 +17,7 @@ from typing import Any
 
 from loopdev.config.model import ImageKey
 from loopdev.errors import ConfigError
+from loopdev.render.confine import confined
 from loopdev.render.documents import parse_documents
 from loopdev.render.tools import find_tool, run_tool
 from loopdev.render.yamlio import dump
@@ -37,17 +38,19 @@ def render_helm(
     """The objects ``helm template`` renders for this release."""
     if not (chart_dir / "Chart.yaml").is_file():
         raise ConfigError(f"{chart_dir}: no Chart.yaml in the deploy.helm directory")
+    profile_values = []
+    for profile in profiles:
+        candidate = chart_dir / f"values-{profile}.yaml"
+        if candidate.is_file():
+            confined(candidate, chart_dir, "the chart's values file")
+            profile_values += ["--values", str(candidate)]
     helm = find_tool(
         ("helm",),
         "deploy.helm",
         "install Helm 3 or newer (https://helm.sh/docs/intro/install/) and put it on PATH",
     )
     argv = [helm, "template", release, str(chart_dir), "--namespace", namespace]
-    argv += ["--include-crds", "--skip-tests"]
-    for profile in profiles:
-        candidate = chart_dir / f"values-{profile}.yaml"
-        if candidate.is_file():
-            argv += ["--values", str(candidate)]
+    argv += ["--include-crds", "--skip-tests", *profile_values]
     with tempfile.TemporaryDirectory(prefix="loopdev-helm-") as tmp:
         overlay_file = Path(tmp) / "values.yaml"
         overlay_file.write_text(dump(dict(overlay)), encoding="utf-8")

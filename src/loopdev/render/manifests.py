@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from loopdev.errors import ConfigError
+from loopdev.render.confine import confined, reference_base
 from loopdev.render.documents import parse_documents
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
@@ -42,15 +43,26 @@ def _expand(root: Path, pattern: str) -> list[Path]:
 
 
 def render_manifests(root: Path, patterns: Sequence[str]) -> list[dict[str, Any]]:
-    """Every object in the matched files, file by file, document by document."""
+    """Every object in the matched files, file by file, document by document; a file linked
+    outside the directory its glob names (the project, usually) is refused."""
     objects: list[dict[str, Any]] = []
-    for path in manifest_files(root, patterns):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"{path}: cannot read manifest: {err.strerror}") from None
-        objects.extend(parse_documents(text, _display(path, root), plain_file=True))
+    seen: set[Path] = set()
+    for pattern in patterns:
+        base = reference_base(root, pattern)
+        for path in manifest_files(root, [pattern]):
+            if path not in seen:
+                seen.add(path)
+                objects.extend(_read(path, root, base))
     return objects
+
+
+def _read(path: Path, root: Path, base: Path) -> list[dict[str, Any]]:
+    confined(path, base, "the manifest", _display(path, root))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read manifest: {err.strerror}") from None
+    return parse_documents(text, _display(path, root), plain_file=True)
 
 
 def _display(path: Path, root: Path) -> str:

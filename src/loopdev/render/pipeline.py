@@ -14,6 +14,7 @@ from typing import Any
 from loopdev.config.model import HelmRelease, Loopfile
 from loopdev.errors import ConfigError, TemplateError, UsageError
 from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
+from loopdev.render.confine import confined, reference_base
 from loopdev.render.documents import ORIGINS
 from loopdev.render.helm import image_key_values, render_helm
 from loopdev.render.inject import inject_images
@@ -70,7 +71,10 @@ def _source_objects(
     if deploy.kind == "kustomize":
         return render_kustomize(source)
     release = deploy.release or config.name
-    loopfile_layers = [*(load_values_file(p) for p in deploy.values_files), deploy.values]
+    loopfile_layers = [
+        *(load_values_file(_in_project(config, p)) for p in deploy.values_files),
+        deploy.values,
+    ]
     cli_layers = [load_values_file(p) for p in values_files]
     if deploy.kind == "helm":
         return _helm_objects(config, refs, (loopfile_layers, cli_layers), set_values)
@@ -99,7 +103,7 @@ def _helm_objects(
         layers = [
             *loopfile_layers,
             release.values,
-            *(load_values_file(p) for p in release.values_files),
+            *(load_values_file(_in_project(config, p)) for p in release.values_files),
             *cli_layers,
             image_key_values(release.image_keys, refs),
         ]
@@ -123,6 +127,11 @@ def _existing_dir(config: Loopfile, source: Path) -> Path:
     return source
 
 
+def _in_project(config: Loopfile, path: Path) -> Path:
+    """A loopfile ``valuesFiles`` entry, refused when a link takes it out of the project."""
+    return confined(path, reference_base(config.root, str(path)), "deploy.valuesFiles entry")
+
+
 def _source_dir(config: Loopfile) -> Path:
     source = config.deploy.source
     if source is None:
@@ -131,7 +140,8 @@ def _source_dir(config: Loopfile) -> Path:
         raise ConfigError(
             f"{config.path}: deploy.{config.deploy.kind}: directory {source} does not exist"
         )
-    return source
+    what = f"the deploy.{config.deploy.kind} directory"
+    return confined(source, reference_base(config.root, str(source)), what)
 
 
 def _own(config: Loopfile, objects: list[dict[str, Any]]) -> None:

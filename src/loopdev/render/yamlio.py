@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from loopdev.config.aliases import check_expansion, may_alias
+from loopdev.config.problems import format_path
 from loopdev.render.emit import emit
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -56,6 +58,21 @@ ManifestLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
+
+
+class AliasBombError(yaml.MarkedYAMLError):
+    """Aliases expand a document past the bound (``loopdev.config.aliases``)."""
+
+
+def check_aliases(text: str, node: yaml.Node) -> None:
+    """Raise ``AliasBombError`` at the value to blame when ``node`` expands past the bound."""
+    if not may_alias(text):
+        return
+    bomb = check_expansion(node)
+    if bomb is not None:
+        where = f"{format_path(bomb.path)}: " if bomb.path else ""
+        mark = bomb.node.start_mark
+        raise AliasBombError(problem=f"{where}{bomb.message()}", problem_mark=mark)
 
 
 def construct(loader: ManifestLoader, node: yaml.Node) -> Any:
@@ -156,5 +173,14 @@ def dump_fragment(data: Any) -> str:
 
 
 def load(text: str) -> Any:
-    """One YAML document with the manifest rules (raises ``yaml.YAMLError``)."""
-    return yaml.load(text, Loader=ManifestLoader)  # noqa: S506 - a SafeLoader subclass
+    """One YAML document with the manifest rules (raises ``yaml.YAMLError``, and
+    ``AliasBombError`` before aliases could expand it without bound)."""
+    loader = ManifestLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_aliases(text, node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()

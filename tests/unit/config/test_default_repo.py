@@ -47,6 +47,14 @@ def test_flag_and_env_override_build_registry(project: Path) -> None:
     assert both["build"]["registry"] == "a.example.com"  # the flag wins over the environment
 
 
+def test_flag_after_the_command(project: Path) -> None:
+    result = CliRunner().invoke(
+        main_group, ["-f", str(project), "validate", "--print", "--default-repo", "c.example.com"]
+    )
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.output)["build"]["registry"] == "c.example.com"
+
+
 @pytest.mark.parametrize(
     ("extra", "repo", "fragment"),
     [
