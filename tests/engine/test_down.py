@@ -14,16 +14,34 @@ def cm(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}}
 
 
-async def test_down_deletes_ours_and_our_namespace_but_not_foreign_objects() -> None:
+async def test_a_namespace_holding_foreign_objects_is_kept_and_they_are_named() -> None:
     kube = MemKube()
     await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
     await kube.apply(cm("theirs", {"app": "x"}), "dev")
     await kube.apply(cm("other-project", ownership_labels("q")), "dev")
     report = await tear_down(kube, "dev", "p", timeout=1)
-    assert report.deleted == ["ConfigMap/ours"] and report.namespace_deleted
+    assert report.deleted == ["ConfigMap/ours"] and not report.namespace_deleted
+    assert report.kept_for == ["ConfigMap/other-project", "ConfigMap/theirs"]
     assert ("ConfigMap", "dev", "theirs") in kube.objects
     assert ("ConfigMap", "dev", "other-project") in kube.objects
-    assert ("Namespace", "", "dev") not in kube.objects
+    assert ("Namespace", "", "dev") in kube.objects
+    assert describe(report, "dev").splitlines() == [
+        "deleted ConfigMap/ours",
+        "kept Namespace/dev: it holds objects loopdev did not make: "
+        "ConfigMap/other-project, ConfigMap/theirs",
+    ]
+
+
+async def test_our_namespace_goes_when_only_ours_and_the_automatic_objects_are_in_it() -> None:
+    kube = MemKube()
+    await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
+    await kube.apply(cm("kube-root-ca.crt", {}), "dev")
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
+    await kube.apply(sa, "dev")
+    report = await tear_down(kube, "dev", "p", timeout=1)
+    assert report.deleted == ["ConfigMap/ours"] and report.namespace_deleted
+    assert not report.kept_for and not report.still_there
+    assert not [key for key in kube.objects if key[1] == "dev" or key[2] == "dev"]
     assert describe(report, "dev").splitlines() == [
         "deleted ConfigMap/ours",
         "deleted Namespace/dev",
