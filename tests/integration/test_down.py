@@ -91,10 +91,21 @@ async def test_down_deletes_its_namespace_when_only_its_own_objects_are_in_it(
     assert "kube-root-ca.crt" in names_in(fake_cluster, "configmaps", ns)
     kube = KubeClient(resolve_target(kubeconfig_env))
     try:
+        await kube.served_kinds()
+        mark = fake_cluster.kube.requests.mark()
         report = await tear_down(kube, ns, "itgone", timeout=30)
     finally:
         kube.close()
+    calls = fake_cluster.kube.requests.since(mark)
     assert report.namespace_deleted and not report.kept_for and not report.still_there
+    # One request per kind and one delete (the namespace takes its objects); its end (pods
+    # stop first) is awaited with one watch, not by polling.
+    assert max(Counter((r.method, r.path, r.query) for r in calls).values()) == 1
+    assert [(r.method, r.path) for r in calls if verb(r.method, r.path, r.query) == "delete"] == [
+        ("DELETE", f"/api/v1/namespaces/{ns}")
+    ]
+    watches = [r.path for r in calls if verb(r.method, r.path, r.query) == "watch"]
+    assert watches == ["/api/v1/namespaces"]
     assert sorted(report.deleted) == ["ConfigMap/settings", "Deployment/web"]
     assert fake_cluster.get_object("", "namespaces", "", ns) is None  # gone, not terminating
 
