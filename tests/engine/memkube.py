@@ -139,6 +139,9 @@ class MemKube:
             for k, _ns, queue in self._watchers:
                 if k == kind:
                     queue.put_nowait({"type": "DELETED", "object": obj})
+        if obj is not None and kind == "Namespace":  # its objects go with it
+            for k, ns, n in [key for key in self.objects if key[1] == name]:
+                await self.delete("v1", k, n, ns)
         return obj is not None
 
     async def is_namespaced(self, api_version: str, kind: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from loopdev.deploy.apply import apply_objects
@@ -14,16 +15,34 @@ def cm(name: str, labels: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}}
 
 
-async def test_down_deletes_ours_and_our_namespace_but_not_foreign_objects() -> None:
+async def test_a_namespace_holding_foreign_objects_is_kept_and_they_are_named() -> None:
     kube = MemKube()
     await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
     await kube.apply(cm("theirs", {"app": "x"}), "dev")
     await kube.apply(cm("other-project", ownership_labels("q")), "dev")
     report = await tear_down(kube, "dev", "p", timeout=1)
-    assert report.deleted == ["ConfigMap/ours"] and report.namespace_deleted
+    assert report.deleted == ["ConfigMap/ours"] and not report.namespace_deleted
+    assert report.kept_for == ["ConfigMap/other-project", "ConfigMap/theirs"]
     assert ("ConfigMap", "dev", "theirs") in kube.objects
     assert ("ConfigMap", "dev", "other-project") in kube.objects
-    assert ("Namespace", "", "dev") not in kube.objects
+    assert ("Namespace", "", "dev") in kube.objects
+    assert describe(report, "dev").splitlines() == [
+        "deleted ConfigMap/ours",
+        "kept Namespace/dev: it holds objects loopdev did not make: "
+        "ConfigMap/other-project, ConfigMap/theirs",
+    ]
+
+
+async def test_our_namespace_goes_when_only_ours_and_the_automatic_objects_are_in_it() -> None:
+    kube = MemKube()
+    await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
+    await kube.apply(cm("kube-root-ca.crt", {}), "dev")
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}
+    await kube.apply(sa, "dev")
+    report = await tear_down(kube, "dev", "p", timeout=1)
+    assert report.deleted == ["ConfigMap/ours"] and report.namespace_deleted
+    assert not report.kept_for and not report.still_there
+    assert not [key for key in kube.objects if key[1] == "dev" or key[2] == "dev"]
     assert describe(report, "dev").splitlines() == [
         "deleted ConfigMap/ours",
         "deleted Namespace/dev",
@@ -62,3 +81,48 @@ async def test_kinds_we_may_not_list_are_skipped() -> None:
     await apply_objects(kube, [cm("ours", ownership_labels("p"))], "dev", "p")
     report = await tear_down(kube, "dev", "p", timeout=1)
     assert report.deleted == ["ConfigMap/ours"]
+
+
+class Graceful(MemKube):
+    """Pods go only ``grace`` seconds after their delete, as with a termination grace period."""
+
+    grace = 0.2
+
+    async def delete(self, api_version, kind, name, namespace):  # noqa: ANN001, ANN201
+        if kind != "Pod":
+            return await super().delete(api_version, kind, name, namespace)
+        pod = self.objects.get((kind, namespace or "", name))
+        if pod is None:
+            return False
+        pod["metadata"]["deletionTimestamp"] = "now"
+        self._put(pod, "MODIFIED")
+        self.later = asyncio.ensure_future(self._remove(api_version, kind, name, namespace))
+        return True
+
+    async def _remove(self, *args: Any) -> None:
+        await asyncio.sleep(self.grace)
+        await super().delete(*args)
+
+
+def bare_pod(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": ownership_labels("p")},
+    }
+
+
+async def test_a_deleted_object_in_its_grace_period_is_waited_for_until_gone() -> None:
+    kube = Graceful()
+    await apply_objects(kube, [bare_pod("job"), cm("ours", ownership_labels("p"))], "dev", "p")
+    report = await tear_down(kube, "dev", "p", keep_namespace=True, timeout=5)
+    assert sorted(report.deleted) == ["ConfigMap/ours", "Pod/job"] and not report.still_there
+    assert ("Pod", "dev", "job") not in kube.objects  # returned only once it was gone
+
+
+async def test_what_outlives_the_timeout_is_reported() -> None:
+    kube = Graceful()
+    kube.grace = 30
+    await apply_objects(kube, [bare_pod("job")], "dev", "p")
+    report = await tear_down(kube, "dev", "p", keep_namespace=True, timeout=0.3)
+    assert report.deleted == ["Pod/job"] and report.still_there == ["Pod/job"]

@@ -23,7 +23,9 @@ from .controllers import Controllers
 from .discovery import VERSION
 from .errors import ApiError
 from .kubelet import Kubelet, KubeletConfig
+from .requestlog import RequestLog
 from .resources import Registry
+from .rootca import RootCaPublisher
 from .store import Store
 from .streams import PodStreams
 
@@ -61,7 +63,7 @@ class FakeKube:
         self.cluster_id = secrets.token_hex(4)
         self.registry = Registry()
         self.store = Store(self.registry)
-        self.requests: list[RequestRecord] = []
+        self.requests = RequestLog()  # RequestRecords; counts in requestlog.py
         self.kubelet: Kubelet | None = None
         self.runner: web.AppRunner | None = None
         self.port = 0
@@ -89,6 +91,7 @@ class FakeKube:
         controllers = Controllers(self.store)
         self._bg.append(asyncio.get_running_loop().create_task(controllers.run()))
         self.store.listeners.append(self._namespace_defaults)
+        self.store.listeners.append(RootCaPublisher(self.store, self.ca_pem))
         ns_res = self.store.kind_of(("", "namespaces"))
         for ns in SYSTEM_NAMESPACES:
             self.store.create(ns_res, "", {"metadata": {"name": ns}})

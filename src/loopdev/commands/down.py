@@ -11,16 +11,23 @@ from loopdev.errors import DeployError
 
 
 @click.command("down")
-@click.option("--keep-namespace", is_flag=True, help="Do not delete the namespace loopdev created.")
 @click.option(
-    "--timeout", default=60.0, show_default=True, help="Seconds to wait for objects to go away."
+    "--keep-namespace", is_flag=True, help="Do not delete the namespace, even one loopdev created."
+)
+@click.option(
+    "--timeout",
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for deleted objects to be gone.",
 )
 @pass_options
 def command(opts: GlobalOptions, keep_namespace: bool, timeout: float) -> None:
-    """Delete every object carrying this project's loopdev labels, then wait until gone."""
+    """Delete every object carrying this project's loopdev labels (and the namespace loopdev
+    created, when nothing else is in it), then wait until what was deleted is gone."""
     from loopdev.config.load import load_from_options
     from loopdev.deploy.connect import connect
     from loopdev.deploy.down import describe, tear_down
+    from loopdev.deploy.ownership import capped
 
     config = load_from_options(opts, command="down")
     kube = connect(config, opts.context)
@@ -30,9 +37,9 @@ def command(opts: GlobalOptions, keep_namespace: bool, timeout: float) -> None:
         )
     finally:
         kube.close()
+    click.echo(describe(report, config.namespace))
     if report.still_there:
         raise DeployError(
-            f"still there after {timeout:.0f}s: {', '.join(report.still_there)}",
+            f"still there after {timeout:.0f}s: {capped(report.still_there)}",
             hint="run `loopdev down` again, or inspect them with kubectl",
         )
-    click.echo(describe(report, config.namespace))

@@ -26,6 +26,7 @@ CONFIG_ERRORS = frozenset(
     {"CreateContainerConfigError", "CreateContainerError", "RunContainerError", "PreStartHookError"}
 )
 PROBE_GRACE = 10.0  # seconds a started container may stay unready before we call it probe-failing
+TIMESTAMP_SLACK = 1.0  # the API's RFC 3339 times are whole seconds (truncated)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Classified:
     pods_total: int = 0
     restarts: int = 0
     crashing: tuple[str, str] | None = None  # (pod, container) whose previous log explains it
+    stable_since: float | None = None  # see ``stable_since``; 0.0: nothing left that can change
 
 
 def _ts(value: Any) -> float | None:
@@ -55,6 +57,36 @@ def _statuses(pod: Obj) -> list[Obj]:
 def pod_ready(pod: Obj) -> bool:
     conds = (pod.get("status") or {}).get("conditions") or ()
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+
+
+def stable_since(pods: Sequence[Obj]) -> float | None:
+    """Since when (epoch seconds, the cluster's clock) every running pod has been Ready with
+    no container started or ended: the latest Ready transition and container start or exit.
+    None when a pod is not Ready or lacks the timestamps; 0.0 when no pod is running."""
+    latest = 0.0
+    for pod in pods:
+        status = pod.get("status") or {}
+        if status.get("phase") == "Succeeded":  # finished (a Job's): it cannot change
+            continue
+        conds: Sequence[Obj] = status.get("conditions") or ()
+        cond: Obj = next((c for c in conds if c.get("type") == "Ready"), {})
+        ready_at = _ts(cond.get("lastTransitionTime"))
+        if cond.get("status") != "True" or ready_at is None:
+            return None
+        times = [ready_at]
+        for cs in _statuses(pod):
+            times.append(_ts(((cs.get("state") or {}).get("running") or {}).get("startedAt")) or 0)
+            ended = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
+            times.append(_ts(ended) or 0)
+        latest = max(latest, *times)
+    return latest
+
+
+def settled(since: float | None, now: float, settle: float) -> bool:
+    """Pods have stayed Ready for ``settle`` seconds by their own timestamps (``now`` on the
+    same wall clock), so `ci` need not watch them that long itself: true at once for pods
+    that were ready well before this run."""
+    return since is not None and now - since >= settle + TIMESTAMP_SLACK
 
 
 def _pod_problem(pod: Obj, now: float) -> Classified | None:
@@ -155,7 +187,9 @@ def classify(workload: Obj | None, pods: Sequence[Obj], now: float) -> Classifie
     restarts = sum(int(cs.get("restartCount") or 0) for p in live for cs in _statuses(p))
 
     def out(state: str, reason: str, crashing: tuple[str, str] | None = None) -> Classified:
-        return Classified(state, reason, ready, len(live), restarts, crashing)
+        done = state == "ready" and (reason == "completed" or not live)
+        since = 0.0 if done else stable_since(live)
+        return Classified(state, reason, ready, len(live), restarts, crashing, since)
 
     if workload is None:
         return out("deploying", "waiting for the workload to appear")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loopdev.config.model import Loopfile
+from loopdev.deploy.status import settled
 from loopdev.deploy.watch import ClusterWatch
 from loopdev.engine import actions as a
 from loopdev.engine.logs import LogStore
@@ -75,9 +76,17 @@ def ci_verdict(
     deploy_error: str = "",
     now: float = 0.0,
     settle: float = 0.0,
+    wall: float = 0.0,
+    applied: frozenset[str] = frozenset(),
 ) -> Verdict | None:
-    """ok when every resource has been ready for ``settle`` seconds after a deploy (a container
-    that exits at once is briefly Ready); failed on the first failed resource."""
+    """ok when every resource has stayed ready for ``settle`` seconds after a deploy (a
+    container that exits at once is briefly Ready); failed on the first failed resource.
+
+    A workload this run did not apply (``applied``: resources whose objects it wrote) is
+    judged by its pods' own timestamps (``stable_since`` against ``wall``, the same clock):
+    pods Ready since well before this run need no wait. Others are timed here (``now`` -
+    ``since``, monotonic): right after an apply the watch may still show the old, ready
+    objects. Built images have nothing that runs, so nothing to wait for."""
     for name in state.order:
         res = state.resource(name)
         if res is not None and res.state in FAILED_STATES:
@@ -91,10 +100,23 @@ def ci_verdict(
         return Verdict(False, "deploy", deploy_error)
     if not deployed:
         return None
-    resources = [state.resource(n) for n in state.order]
-    if all(r is not None and r.state == "ready" and now - r.since >= settle for r in resources):
-        return Verdict(True)
-    return None
+    before, waited = [], []
+    for name in state.order:
+        res = state.resource(name)
+        if res is None or res.state != "ready":
+            return None
+        if res.kind == "image":
+            continue
+        if res.kind == "workload" and name not in applied:
+            if settled(res.stable_since, wall, settle):
+                before.append(name)
+                continue
+        if now - res.since < settle:
+            return None
+        waited.append(name)
+    parts = [f"ready {settle:g}s+ by the pods' own clock: {', '.join(before)}"] if before else []
+    parts += [f"stayed ready {settle:g}s: {', '.join(waited)}"] if waited else []
+    return Verdict(True, reason="; ".join(parts))
 
 
 class Session:
@@ -222,8 +244,23 @@ class Session:
         if crashed:
             name, message = next(iter(crashed.items()))
             return Verdict(False, name, message)
-        now = time.monotonic()
-        return ci_verdict(self.store.state, self._deployed, self._deploy_error, now, self.settle)
+        state, now = self.store.state, time.monotonic()
+        return ci_verdict(
+            state,
+            self._deployed,
+            self._deploy_error,
+            now,
+            self.settle,
+            wall=time.time(),
+            applied=self._applied(),
+        )
+
+    def _applied(self) -> frozenset[str]:
+        """Workload resources whose objects this session applied (the deploy reconciler
+        records each applied key, lower-cased, in ``deployed_at``)."""
+        written = self.ctx.shared.get("deployed_at") or {}
+        tracked: dict[str, str] = self.ctx.shared.get("tracked") or {}
+        return frozenset(n for n, key in tracked.items() if key.lower() in written)
 
     def _timed_out(self, timeout: float) -> Verdict:
         state = self.store.state

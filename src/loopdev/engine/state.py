@@ -60,6 +60,7 @@ class ResourceStatus:
     pods_ready: int = 0
     pods_total: int = 0
     restarts: int = 0
+    stable_since: float | None = None  # wall clock: pods Ready and unrestarted since (status)
     forwards: tuple[ForwardInfo, ...] = ()
     last_update: str = ""  # "synced 3 files in 84 ms", "rebuilding: Dockerfile changed"
     pending_changes: bool = False  # manual-trigger resources with unapplied changes

@@ -112,7 +112,8 @@ class StatusReconciler:
         for name, key in ctx.shared.get("tracked", {}).items():
             kind, _, obj_name = key.partition("/")
             if kind not in KIND_BY_KEY:
-                self._publish(ctx, name, Classified("ready", f"{kind} applied (not tracked)"))
+                untracked = Classified("ready", f"{kind} applied (not tracked)", stable_since=0.0)
+                self._publish(ctx, name, untracked)
                 continue
             got = classify(
                 watch.get(KIND_BY_KEY[kind], obj_name), pods.get(name, []), self._clock()
@@ -136,11 +137,12 @@ class StatusReconciler:
 
     def _publish(self, ctx: SessionContext, name: str, got: Classified) -> None:
         shown = (got.state, got.reason, got.pods_ready, got.pods_total, got.restarts)
-        if self._last.get(name) == shown:
+        if self._last.get(name) == (*shown, got.stable_since):
             return
-        self._last[name] = shown
-        fields = {"pods_ready": got.pods_ready, "pods_total": got.pods_total}
-        ctx.store.dispatch(a.StatusPatched(name, {**fields, "restarts": got.restarts}))
+        self._last[name] = (*shown, got.stable_since)
+        fields: dict[str, Any] = {"pods_ready": got.pods_ready, "pods_total": got.pods_total}
+        fields |= {"restarts": got.restarts, "stable_since": got.stable_since}
+        ctx.store.dispatch(a.StatusPatched(name, fields))
         ctx.store.dispatch(a.StateChanged(name, got.state, got.reason))
 
     def _with_crash_log(
