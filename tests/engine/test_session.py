@@ -302,3 +302,36 @@ async def test_rendered_secret_values_are_masked_in_output(tmp_path: Path) -> No
     await asyncio.sleep(0)
     assert "db password is" in out.getvalue()
     assert "s3cr3t-pass-7731" not in out.getvalue()
+
+
+async def test_a_loopfile_edit_rebuilds_the_changed_image_once_and_redeploys(
+    tmp_path: Path,
+) -> None:
+    """The build reconciler is run afresh with the new config; its old subscription goes
+    (one per reconciler, however many reloads)."""
+    from loopdev.reconcilers.config import ConfigReconciler
+
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    session.reconcilers.append(ConfigReconciler())
+    await session.start()
+    try:
+
+        def deployment_image() -> object:
+            dep = kube.objects.get(("Deployment", "memns", "web"), {})
+            spec = dep.get("spec", {}).get("template", {}).get("spec", {})
+            return spec["containers"][0]["image"] if spec else None
+
+        await until(session, lambda s: deployment_image() == "it-web:v1")
+        path = tmp_path / "loopfile.yaml"
+        path.write_text(
+            path.read_text().replace(
+                "dockerfile: Dockerfile\n", "dockerfile: Dockerfile\n    buildArgs: {A: b}\n"
+            )
+        )
+        await until(session, lambda s: deployment_image() == "it-web:v2")
+        assert session.ctx.config.images["it-web"].build_args == {"A": "b"}
+        assert builder.calls[-1] == (("it-web",), False)
+        assert session.store.owners.count("build") == 1
+    finally:
+        await session.stop()

@@ -19,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from loopdev.adapters.kube import KubeClient, resolve_target
+from loopdev.cli import main_group
 from loopdev.config.load import load_loopfile
+from loopdev.deploy.diff import HASH_ANNOTATION, object_hash
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionOptions
 from loopdev.engine.session import Session, load_reconcilers
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
-from loopdev.render.restart_wrap import RESTART_ANNOTATION, WRAPPER_NAME
+from loopdev.render.restart_wrap import RESTART_ANNOTATION, WRAPPER_NAME, wrapper_command
 from tests.integration.deploy_support import MINE
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
@@ -180,6 +184,15 @@ async def test_restart_runs_the_synced_file_in_the_same_pod(running: Running) ->
     assert container["command"][-1] == WRAPPER_NAME  # the image's CMD, wrapped
     assert container["args"][0] == "sh" and "httpd" in container["args"][-1]
     assert pod["metadata"]["annotations"][RESTART_ANNOTATION] == "main"
+
+    # `loopdev render` prints the wrapper `up` applied, byte for byte.
+    loopfile = str(run.root / "loopfile.yaml")
+    printed = CliRunner().invoke(main_group, ["-f", loopfile, "render"], env={})
+    assert printed.exit_code == 0, printed.output
+    (rendered,) = [d for d in yaml.safe_load_all(printed.output) if d and d["kind"] == "Deployment"]
+    live = run.cluster.get_object("apps", "deployments", run.namespace, "web")
+    assert live["metadata"]["annotations"][HASH_ANNOTATION] == object_hash(rendered)
+    assert rendered["spec"]["template"]["spec"]["containers"][0]["command"] == wrapper_command()
 
     (run.root / "msg.txt").write_text("edited once\n")
     await until(lambda: run.served() == "edited once\n", "the restarted process to serve the edit")

@@ -169,6 +169,20 @@ async def test_loopfile_edits_are_followed_and_invalid_ones_reported(
         await until(lambda: not session.store.state.config_error, "the error to clear")
         await until(lambda: env_value() == "three", "the fixed edit to be applied")
         assert "loopfile valid again" in out.getvalue()
+
+        # 6. A removed port-forward closes, and the status no longer shows it.
+        reloads = session.store.state.config_reloads
+        path.write_text(loopfile(namespace, "three", side))
+        await until(lambda: session.store.state.config_reloads > reloads, "the reload")
+
+        def forwards() -> tuple[object, ...] | None:
+            res = session.store.state.resource("web")
+            return res.forwards if res is not None else None
+
+        await until(lambda: forwards() == (), "the forward to leave the status", 10)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        assert not session.ctx.shared.get("crashed")
         assert "Traceback" not in out.getvalue()
     finally:
         await session.stop()

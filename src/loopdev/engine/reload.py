@@ -15,12 +15,14 @@ from typing import Any
 
 from loopdev.config.model import Loopfile
 
+APPLY_CONFIG = "apply_config"  # ctx.shared: the session's ``apply_config(new, diff)``
+
 # Reconcilers the session runs afresh when their part of the config changed (they read
-# their part once, at start); every other one follows ``ConfigReloaded`` itself.
+# their part once, at start); every other one (deploy, live update, local commands)
+# follows ``ConfigReloaded`` itself.
 RESTARTED_BY = {
     "build": "images",
     "portforward": "forwards",
-    "local": "local",
 }
 
 

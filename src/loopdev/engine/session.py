@@ -22,7 +22,7 @@ from loopdev.deploy.watch import ClusterWatch
 from loopdev.engine import actions as a
 from loopdev.engine.logs import LogStore
 from loopdev.engine.reconciler import Reconciler, SessionContext, SessionOptions
-from loopdev.engine.reload import ConfigDiff
+from loopdev.engine.reload import APPLY_CONFIG, ConfigDiff
 from loopdev.engine.state import FAILED_STATES, EngineState
 from loopdev.engine.store import OWNER, Store
 from loopdev.errors import LoopdevError
@@ -129,7 +129,7 @@ class Session:
         self.presenter = presenter
         self._tasks: list[asyncio.Task[None]] = []
         self._by_name: dict[str, tuple[Reconciler, asyncio.Task[None]]] = {}
-        self._reloads: asyncio.Queue[a.ConfigReloaded] = asyncio.Queue()
+        self._reload_lock = asyncio.Lock()
         self._deployed = False
         self._deploy_error = ""
         self._changed = asyncio.Event()
@@ -150,7 +150,7 @@ class Session:
         self._tasks.append(loop.create_task(self._guard("watch", self.watch.run()), name="watch"))
         for rec in self.reconcilers:
             self._launch(rec)
-        self._tasks.append(loop.create_task(self._guard("reload", self._apply_reloads())))
+        self.ctx.shared[APPLY_CONFIG] = self.apply_config
 
     def _launch(self, rec: Reconciler) -> None:
         name = getattr(rec, "name", type(rec).__name__)
@@ -162,16 +162,15 @@ class Session:
         OWNER.set(name)  # this task's context: what it (and its tasks) subscribe is its own
         await self._guard(name, rec.run(self.ctx))
 
-    async def _apply_reloads(self) -> None:
-        """Carry out each reload: drop what went away, run afresh the reconcilers that read
-        their part of the config only at start (``ConfigDiff.restarts``)."""
-        while True:
-            act = await self._reloads.get()
-            diff: ConfigDiff = act.diff
-            apply_reload(self.ctx, diff)
+    async def apply_config(self, new: Loopfile, diff: ConfigDiff) -> None:
+        """Take a reloaded loopfile into use. The reconcilers that read their part of the
+        config only at start (``ConfigDiff.restarts``) are stopped first, so none of them
+        ever sees the new config with its old plan; the rest follow ``ConfigReloaded``."""
+        async with self._reload_lock:
+            stopped: list[Reconciler] = []
             for name in sorted(diff.restarts()):
                 found = self._by_name.get(name)
-                if found is None or name == "local":  # local commands re-plan themselves
+                if found is None:
                     continue
                 rec, task = found
                 task.cancel()
@@ -179,9 +178,12 @@ class Session:
                 self._tasks.remove(task)
                 self.store.unsubscribe_owner(name)
                 self.ctx.shared.get("crashed", {}).pop(name, None)
-                fresh = type(rec)()  # as load_reconcilers builds them
-                self.reconcilers[self.reconcilers.index(rec)] = fresh
-                self._launch(fresh)
+                stopped.append(rec)
+            self.ctx.config = new
+            self.store.dispatch(a.ConfigReloaded(new, diff))
+            apply_reload(self.ctx, diff)
+            for rec in stopped:
+                self._launch(rec)  # its run() starts over from the new config
 
     async def _guard(self, name: str, coro: Any) -> None:
         """A reconciler that dies is reported, never allowed to end the session."""
@@ -203,8 +205,6 @@ class Session:
             if isinstance(act, a.ShutdownRequested):
                 self.shutdown = act
                 self._shutdown_event.set()
-            if isinstance(act, a.ConfigReloaded) and not act.diff.empty:
-                self._reloads.put_nowait(act)
             if isinstance(act, a.DeployFinished):
                 self._deployed = self._deployed or not act.error
                 self._deploy_error = act.error if not self._deployed else ""

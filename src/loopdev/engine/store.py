@@ -46,6 +46,11 @@ class Store:
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append((fn, OWNER.get()))
 
+    @property
+    def owners(self) -> tuple[str, ...]:
+        """Who holds each subscription, in order (a reconciler's name, or "")."""
+        return tuple(who for _fn, who in self._subscribers)
+
     def unsubscribe_owner(self, owner: str) -> None:
         """Drop every subscriber ``owner`` (a reconciler's name) added."""
         self._subscribers = [(fn, who) for fn, who in self._subscribers if who != owner]

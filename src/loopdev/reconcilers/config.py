@@ -16,7 +16,7 @@ from pathlib import Path
 
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
-from loopdev.engine.reload import diff_configs
+from loopdev.engine.reload import APPLY_CONFIG, diff_configs
 from loopdev.errors import LoopdevError
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,13 @@ class ConfigReconciler:
             return
         if diff.empty and not ctx.store.state.config_error:
             return  # saved without a change that matters
-        ctx.config = new
-        ctx.namespace = new.namespace
         ctx.logs.append("loopdev", f"{display(ctx)} reloaded: {diff.summary()}", "loopdev")
-        ctx.store.dispatch(a.ConfigReloaded(new, diff))
+        apply = ctx.shared.get(APPLY_CONFIG)
+        if apply is not None:
+            await apply(new, diff)  # the session stops and restarts what must start over
+        else:
+            ctx.config = new
+            ctx.store.dispatch(a.ConfigReloaded(new, diff))
 
     def _invalid(self, ctx: SessionContext, message: str) -> None:
         """Shown by every presenter from the state (``config_error``), once per change."""
