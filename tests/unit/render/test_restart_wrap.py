@@ -197,3 +197,36 @@ def test_a_hup_before_the_start_is_a_go_and_the_exit_status_is_kept(tmp_path: Pa
     finally:
         if w.proc.poll() is None:
             w.proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("once", "live", "wrapped"), [(False, True, True), (True, True, False), (False, False, False)]
+)
+def test_only_a_live_up_asks_for_the_wrapper(
+    tmp_path: Path, once: bool, live: bool, wrapped: bool
+) -> None:
+    """`ci` and `up --no-live` never wrap (no notes either); a live `up` does, and says why
+    when it cannot (here: the image is not built)."""
+    import yaml
+
+    from loopdev.engine.reconciler import SessionContext, SessionOptions
+    from loopdev.reconcilers.deploy import render_for
+
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "app.yaml").write_text(yaml.safe_dump(deployment(image="app")))
+    cfg = config(tmp_path)
+    ctx = SessionContext(
+        config=cfg,
+        store=None,  # type: ignore[arg-type]
+        logs=None,  # type: ignore[arg-type]
+        kube_context="kind-test",
+        namespace="ns",
+        options=SessionOptions(live=live, once=once),
+        image_refs={"app": "app:loopdev-not-built-anywhere"},
+    )
+    objects = render_for(ctx)
+    assert "command" not in containers(objects[0])[0]  # never built: unknown CMD
+    notes = ctx.shared["render_notes"]
+    assert bool(notes) == wrapped
+    if wrapped:
+        assert "not built yet" in notes[0]
