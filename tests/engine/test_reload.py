@@ -180,3 +180,33 @@ async def test_an_invalid_edit_keeps_the_config_and_a_fix_takes_effect(tmp_path:
         assert "loopfile.yaml reloaded: resources web" in out.getvalue()
     finally:
         runner.cancel()
+
+
+async def test_a_deleted_loopfile_is_reported_and_a_recreated_one_taken(tmp_path: Path) -> None:
+    good = model(tmp_path, BASE)
+    path = tmp_path / "loopfile.yaml"
+    store = Store()
+    ctx = SessionContext(
+        good, store, LogStore(), "kind-x", "ns", reload=lambda: load_loopfile(path)
+    )
+    runner = asyncio.create_task(store.run())
+    rec = ConfigReconciler()
+    try:
+        path.unlink()
+        await rec.reload(ctx)
+        await store.settled()
+        assert store.state.config_error == f"{path}: deleted (restore it, or stop `loopdev up`)"
+        assert ctx.config is good
+
+        async def recreate() -> None:  # an editor's delete + create
+            await asyncio.sleep(0.1)
+            path.write_text(BASE.replace("deployment/web", "deployment/api"))
+
+        writer = asyncio.create_task(recreate())
+        await rec.reload(ctx)
+        await writer
+        await store.settled()
+        assert store.state.config_error == ""
+        assert ctx.config.resources["web"].workload == "deployment/api"
+    finally:
+        runner.cancel()

@@ -41,6 +41,14 @@ class ConfigReconciler:
     async def reload(self, ctx: SessionContext) -> None:
         """Load the file again; take it into use, or say why not."""
         assert ctx.reload is not None
+        path = Path(ctx.config.path)
+        for _ in range(5):  # an editor's save may delete and re-create the file
+            if path.exists():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            self._invalid(ctx, f"{path}: deleted (restore it, or stop `loopdev up`)")
+            return
         try:
             new = await asyncio.to_thread(ctx.reload)
         except LoopdevError as err:
