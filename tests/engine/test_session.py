@@ -335,3 +335,29 @@ async def test_a_loopfile_edit_rebuilds_the_changed_image_once_and_redeploys(
         assert session.store.owners.count("build") == 1
     finally:
         await session.stop()
+
+
+async def test_images_added_and_removed_by_a_reload_come_and_go(tmp_path: Path) -> None:
+    from loopdev.reconcilers.config import ConfigReconciler
+
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    session.reconcilers.append(ConfigReconciler())
+    path = tmp_path / "loopfile.yaml"
+    original = path.read_text()
+    extra = original.replace(
+        "images:\n", "images:\n  it-extra:\n    context: .\n    dockerfile: Dockerfile\n"
+    )
+    await session.start()
+    try:
+        await until(session, lambda s: "it-web" in session.ctx.image_refs)
+        path.write_text(extra)
+        await until(session, lambda s: s.resource("it-extra") is not None)
+        await until(session, lambda s: "it-extra" in session.ctx.image_refs)
+        assert "it-extra" in builder.calls[-1][0]
+        path.write_text(original)
+        await until(session, lambda s: s.resource("it-extra") is None)
+        assert "it-extra" not in session.ctx.image_refs
+        assert "it-extra" not in session.ctx.config.images
+    finally:
+        await session.stop()
