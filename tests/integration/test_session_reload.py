@@ -187,3 +187,59 @@ async def test_loopfile_edits_are_followed_and_invalid_ones_reported(
     finally:
         await session.stop()
         kube.close()
+
+
+def test_up_cli_reports_an_invalid_edit_and_follows_the_fix(
+    tmp_path: Path, fake_cluster: Any, namespace: str, busybox_image: str
+) -> None:
+    """`loopdev up --no-tui` itself (the loader `up` reloads with): one plain line with
+    file:line for the bad save, the session keeps running, the fixed save is applied."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from tests.integration.deploy_support import write_project
+
+    path = write_project(tmp_path, "itupreload", namespace)
+    good = path.read_text()
+    env = {**os.environ, "KUBECONFIG": str(fake_cluster.kubeconfig), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loopdev", "-f", str(path), "up", "--no-tui"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    seen = threading.Condition()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with seen:
+                lines.append(line)
+                seen.notify_all()
+
+    def wait_for(text: str, timeout: float = 90) -> str:
+        with seen:
+            assert seen.wait_for(lambda: any(text in x for x in lines), timeout), "".join(lines)
+            return next(x for x in lines if text in x)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        wait_for("ready")
+        path.write_text(good.replace("workload: deployment/web", "workload: [web]"))
+        bad = wait_for("loopfile not reloaded: ")
+        line = next(n for n, t in enumerate(good.splitlines(), 1) if "workload:" in t)
+        assert f"loopfile.yaml:{line}:" in bad and "resources.web.workload" in bad
+        path.write_text(good.replace("resources:\n", "resources:\n  # fixed\n"))
+        wait_for("loopfile valid again")
+        assert proc.poll() is None  # still running throughout
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert "Traceback" not in "".join(lines)
