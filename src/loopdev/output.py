@@ -35,7 +35,7 @@ SEP = "│"
 
 @dataclass(frozen=True)
 class Event:
-    type: str  # session | cluster | state | build | sync | forward | removed | log
+    type: str  # session | cluster | config | state | build | sync | forward | removed | log
     resource: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
     time: float | None = None  # wall time when known (log lines); else the writer's clock
@@ -56,6 +56,8 @@ def events_between(old: EngineState, new: EngineState) -> list[Event]:
         )
     if new.cluster_reachable != old.cluster_reachable:
         out.append(Event("cluster", "", {"reachable": new.cluster_reachable}))
+    if new.config_error != old.config_error:
+        out.append(Event("config", "", {"error": new.config_error}))
     for name in new.order:
         res = new.resources.get(name)
         if res is not None:
@@ -323,6 +325,11 @@ def plain_text(event: Event) -> tuple[str, str]:
         return ("cluster reachable" if d["reachable"] else "cluster unreachable"), (
             "green" if d["reachable"] else "bold red"
         )
+    if event.type == "config":
+        if d["error"]:
+            problems = "; ".join(line.strip() for line in str(d["error"]).splitlines())
+            return f"loopfile not reloaded: {problems} (the last good config runs)", "bold red"
+        return "loopfile valid again", "green"
     if event.type == "removed":
         return "removed", "dim"
     return "", ""

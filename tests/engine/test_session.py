@@ -334,3 +334,62 @@ async def test_rendered_secret_values_are_masked_in_output(tmp_path: Path) -> No
     await asyncio.sleep(0)
     assert "db password is" in out.getvalue()
     assert "s3cr3t-pass-7731" not in out.getvalue()
+
+
+async def test_a_loopfile_edit_rebuilds_the_changed_image_once_and_redeploys(
+    tmp_path: Path,
+) -> None:
+    """The build reconciler is run afresh with the new config; its old subscription goes
+    (one per reconciler, however many reloads)."""
+    from loopdev.reconcilers.config import ConfigReconciler
+
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    session.reconcilers.append(ConfigReconciler())
+    await session.start()
+    try:
+
+        def deployment_image() -> object:
+            dep = kube.objects.get(("Deployment", "memns", "web"), {})
+            spec = dep.get("spec", {}).get("template", {}).get("spec", {})
+            return spec["containers"][0]["image"] if spec else None
+
+        await until(session, lambda s: deployment_image() == "it-web:v1")
+        path = tmp_path / "loopfile.yaml"
+        path.write_text(
+            path.read_text().replace(
+                "dockerfile: Dockerfile\n", "dockerfile: Dockerfile\n    buildArgs: {A: b}\n"
+            )
+        )
+        await until(session, lambda s: deployment_image() == "it-web:v2")
+        assert session.ctx.config.images["it-web"].build_args == {"A": "b"}
+        assert builder.calls[-1] == (("it-web",), False)
+        assert session.store.owners.count("build") == 1
+    finally:
+        await session.stop()
+
+
+async def test_images_added_and_removed_by_a_reload_come_and_go(tmp_path: Path) -> None:
+    from loopdev.reconcilers.config import ConfigReconciler
+
+    kube, builder = MemKube(), CountingBuilder()
+    session = make(tmp_path, kube, builder)
+    session.reconcilers.append(ConfigReconciler())
+    path = tmp_path / "loopfile.yaml"
+    original = path.read_text()
+    extra = original.replace(
+        "images:\n", "images:\n  it-extra:\n    context: .\n    dockerfile: Dockerfile\n"
+    )
+    await session.start()
+    try:
+        await until(session, lambda s: "it-web" in session.ctx.image_refs)
+        path.write_text(extra)
+        await until(session, lambda s: s.resource("it-extra") is not None)
+        await until(session, lambda s: "it-extra" in session.ctx.image_refs)
+        assert "it-extra" in builder.calls[-1][0]
+        path.write_text(original)
+        await until(session, lambda s: s.resource("it-extra") is None)
+        assert "it-extra" not in session.ctx.image_refs
+        assert "it-extra" not in session.ctx.config.images
+    finally:
+        await session.stop()

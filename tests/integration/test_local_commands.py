@@ -157,3 +157,35 @@ async def test_secret_named_env_values_never_reach_output(tmp_path: Path) -> Non
         await s.ctx.store.settled()
     assert "connecting with" in out.getvalue()
     assert token not in out.getvalue()
+
+
+async def test_a_reloaded_loopfile_replans_only_the_commands_it_changed(tmp_path: Path) -> None:
+    """Removed commands stop and leave the state, edited ones restart with their new spec,
+    added ones start; an unchanged one keeps its process."""
+    from loopdev.engine.reload import diff_configs
+
+    pids = tmp_path / "pids"
+
+    def serve(name: str, word: str = "") -> LocalCommand:
+        return LocalCommand(
+            name=name, serve=f"sleep 30 & echo {name}{word}=$! >> {pids}; wait", workdir=tmp_path
+        )
+
+    def started() -> dict[str, int]:
+        lines = pids.read_text().split() if pids.exists() else []
+        return {k: int(v) for k, v in (line.split("=") for line in lines)}
+
+    old = _loopfile(tmp_path, serve("keep"), serve("edit"), serve("drop"))
+    async with session(old) as s:
+        await s.until(lambda: set(started()) == {"keep", "edit", "drop"})
+        before = started()
+        keep_runner = s.rec.runners["keep"]
+        new = _loopfile(tmp_path, serve("keep"), serve("edit", "2"), serve("add"))
+        s.ctx.config = new
+        s.ctx.store.dispatch(a.ConfigReloaded(new, diff_configs(old, new)))
+        await s.until(lambda: {"edit2", "add"} <= set(started()))
+        await s.until(lambda: not _alive(before["drop"]) and not _alive(before["edit"]))
+        await s.until(lambda: s.ctx.store.state.resource("drop") is None)
+        assert s.rec.runners["keep"] is keep_runner and _alive(before["keep"])
+        assert set(s.rec.runners) == {"keep", "edit", "add"}
+        await s.until(lambda: s.state_of("add") == "ready")

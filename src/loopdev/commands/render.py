@@ -56,15 +56,24 @@ def command(
     output: str,
 ) -> None:
     """Print the Kubernetes objects the deploy renders, exactly as `up` would apply them."""
+    from loopdev.adapters.image_process import restart_processes
     from loopdev.config.load import load_from_options
     from loopdev.render import render_objects, to_yaml
 
     config = load_from_options(opts, command="render")
     refs = image_refs(config, images)
+    notes: list[str] = []
     objects = render_objects(
-        config, refs, set_values=set_values, values_files=[p.resolve() for p in values_files]
+        config,
+        refs,
+        set_values=set_values,
+        values_files=[p.resolve() for p in values_files],
+        processes=restart_processes(config, refs),  # as a live `up` applies them
+        notes=notes,
     )
     text = to_yaml(objects)
+    for note in notes:
+        click.echo(f"loopdev: warning: {note}", err=True)
     for name in unused_images(refs, text):
         click.echo(
             f"loopdev: warning: image {name!r} is not used by any rendered object "

@@ -75,7 +75,14 @@ def open_session(
     kube = connect(config, opts.context)
     absolute = tuple(str(Path(v).resolve()) for v in values_files)  # relative to the cwd
     options = SessionOptions(live=live, once=once, set_values=set_values, values_files=absolute)
-    return Session(config, kube, kube.target.context, options=options, presenter=presenter)
+    return Session(
+        config,
+        kube,
+        kube.target.context,
+        options=options,
+        presenter=presenter,
+        reload=lambda: load_from_options(opts, command=command),  # follows loopfile edits
+    )
 
 
 @click.command("up")

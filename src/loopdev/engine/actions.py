@@ -99,6 +99,23 @@ class DeployFinished:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class ConfigReloaded:
+    """The loopfile changed and loaded: ``config`` (a ``Loopfile``) replaces the running one;
+    ``diff`` (an ``engine.reload.ConfigDiff``) says what to re-plan."""
+
+    config: Any
+    diff: Any
+
+
+@dataclass(frozen=True)
+class ConfigInvalid:
+    """The loopfile changed but does not load (or cannot be applied while running): the last
+    good config keeps running; ``message`` names file:line and key."""
+
+    message: str
+
+
 Action = (
     SessionStarted
     | ResourceAdded
@@ -112,4 +129,6 @@ Action = (
     | RebuildRequested
     | ImagesBuilt
     | DeployFinished
+    | ConfigReloaded
+    | ConfigInvalid
 )

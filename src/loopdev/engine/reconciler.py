@@ -8,7 +8,7 @@ resource's status; a reconciler never lets an exception end the session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +42,8 @@ class SessionContext:
     image_refs: dict[str, str] = field(default_factory=dict)
     applied: Mapping[str, Any] = field(default_factory=dict)
     shared: dict[str, Any] = field(default_factory=dict)  # cross-reconciler handles by name
+    # Loads the loopfile again as the session first did (``up`` follows edits with it).
+    reload: Callable[[], Loopfile] | None = None
 
 
 class Reconciler(Protocol):

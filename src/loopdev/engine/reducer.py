@@ -68,6 +68,16 @@ def _reachability(state: EngineState, act: a.ClusterReachability, now: float) ->
     return dataclasses.replace(state, cluster_reachable=act.reachable)
 
 
+def _config_reloaded(state: EngineState, act: a.ConfigReloaded, now: float) -> EngineState:
+    return dataclasses.replace(state, config_error="", config_reloads=state.config_reloads + 1)
+
+
+def _config_invalid(state: EngineState, act: a.ConfigInvalid, now: float) -> EngineState:
+    if state.config_error == act.message:
+        return state
+    return dataclasses.replace(state, config_error=act.message)
+
+
 def _unchanged(state: EngineState, act: Any, now: float) -> EngineState:
     return state
 
@@ -79,6 +89,8 @@ HANDLERS: dict[type, Callable[[EngineState, Any, float], EngineState]] = {
     a.StateChanged: _state_changed,
     a.StatusPatched: _patched,
     a.ClusterReachability: _reachability,
+    a.ConfigReloaded: _config_reloaded,
+    a.ConfigInvalid: _config_invalid,
     # Commands and events that only reconcilers react to:
     a.FilesChanged: _unchanged,
     a.TriggerRequested: _unchanged,

@@ -13,7 +13,7 @@ import contextlib
 import importlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,8 +23,9 @@ from loopdev.deploy.watch import ClusterWatch
 from loopdev.engine import actions as a
 from loopdev.engine.logs import LogStore
 from loopdev.engine.reconciler import Reconciler, SessionContext, SessionOptions
+from loopdev.engine.reload import APPLY_CONFIG, ConfigDiff
 from loopdev.engine.state import FAILED_STATES, EngineState
-from loopdev.engine.store import Store
+from loopdev.engine.store import OWNER, Store
 from loopdev.errors import LoopdevError
 from loopdev.render.labels import project_selector
 
@@ -40,6 +41,7 @@ RECONCILERS: list[str] = [
     "loopdev.reconcilers.portforward:PortForwardReconciler",
     "loopdev.reconcilers.local:LocalReconciler",
     "loopdev.engine.control:ControlReconciler",
+    "loopdev.reconcilers.config:ConfigReconciler",
 ]
 
 
@@ -134,6 +136,7 @@ class Session:
         presenter: Presenter | None = None,
         store: Store | None = None,
         logs: LogStore | None = None,
+        reload: Callable[[], Loopfile] | None = None,
     ) -> None:
         self.store = store or Store()
         self.logs = logs or LogStore()
@@ -146,12 +149,15 @@ class Session:
             options=options or SessionOptions(),
             kube=kube,
             docker=docker,
+            reload=reload or _reload_from(config),
         )
         self.watch = ClusterWatch(kube, config.namespace, project_selector(config.name))
         self.ctx.shared["cluster"] = self.watch
         self.reconcilers = list(reconcilers) if reconcilers is not None else load_reconcilers()
         self.presenter = presenter
         self._tasks: list[asyncio.Task[None]] = []
+        self._by_name: dict[str, tuple[Reconciler, asyncio.Task[None]]] = {}
+        self._reload_lock = asyncio.Lock()
         self._deployed = False
         self._deploy_error = ""
         self._changed = asyncio.Event()
@@ -171,8 +177,41 @@ class Session:
         self._tasks.append(loop.create_task(self._guard("store", self.store.run()), name="store"))
         self._tasks.append(loop.create_task(self._guard("watch", self.watch.run()), name="watch"))
         for rec in self.reconcilers:
-            name = getattr(rec, "name", type(rec).__name__)
-            self._tasks.append(loop.create_task(self._guard(name, rec.run(self.ctx)), name=name))
+            self._launch(rec)
+        self.ctx.shared[APPLY_CONFIG] = self.apply_config
+
+    def _launch(self, rec: Reconciler) -> None:
+        name = getattr(rec, "name", type(rec).__name__)
+        task = asyncio.get_running_loop().create_task(self._owned(name, rec), name=name)
+        self._tasks.append(task)
+        self._by_name[name] = (rec, task)
+
+    async def _owned(self, name: str, rec: Reconciler) -> None:
+        OWNER.set(name)  # this task's context: what it (and its tasks) subscribe is its own
+        await self._guard(name, rec.run(self.ctx))
+
+    async def apply_config(self, new: Loopfile, diff: ConfigDiff) -> None:
+        """Take a reloaded loopfile into use. The reconcilers that read their part of the
+        config only at start (``ConfigDiff.restarts``) are stopped first, so none of them
+        ever sees the new config with its old plan; the rest follow ``ConfigReloaded``."""
+        async with self._reload_lock:
+            stopped: list[Reconciler] = []
+            for name in sorted(diff.restarts()):
+                found = self._by_name.get(name)
+                if found is None:
+                    continue
+                rec, task = found
+                task.cancel()
+                await asyncio.wait([task], timeout=3.0)
+                self._tasks.remove(task)
+                self.store.unsubscribe_owner(name)
+                self.ctx.shared.get("crashed", {}).pop(name, None)
+                stopped.append(rec)
+            self.ctx.config = new
+            self.store.dispatch(a.ConfigReloaded(new, diff))
+            apply_reload(self.ctx, diff)
+            for rec in stopped:
+                self._launch(rec)  # its run() starts over from the new config
 
     async def _guard(self, name: str, coro: Any) -> None:
         """A reconciler that dies is reported, never allowed to end the session."""
@@ -270,3 +309,37 @@ class Session:
                 why = f"not ready after {timeout:.0f}s ({res.state}: {res.reason})"
                 return Verdict(False, name, why)
         return Verdict(False, "deploy", f"nothing was deployed within {timeout:.0f}s")
+
+
+def apply_reload(ctx: SessionContext, diff: ConfigDiff) -> None:
+    """The state side of a reload (``ctx.config`` is already the new one): images that went
+    away lose their status and reference; resources get their new labels, dependencies and
+    (no) port-forwards."""
+    state = ctx.store.state
+    for name in diff.images_removed:
+        ctx.image_refs.pop(name, None)
+        if state.resource(name) is not None:
+            ctx.store.dispatch(a.ResourceRemoved(name))
+    for name in diff.resources_changed:
+        spec = ctx.config.resources.get(name)
+        res = state.resource(name)
+        if res is None:
+            continue
+        fields: dict[str, Any] = {
+            "labels": spec.labels if spec else (),
+            "depends_on": spec.depends_on if spec else (),
+        }
+        if spec is None or not spec.port_forwards:
+            fields["forwards"] = ()
+        ctx.store.dispatch(a.StatusPatched(name, fields))
+
+
+def _reload_from(config: Loopfile) -> Callable[[], Loopfile]:
+    """Load the file again with the profiles it was loaded with (``up`` passes its own)."""
+
+    def reload() -> Loopfile:
+        from loopdev.config.load import load_loopfile
+
+        return load_loopfile(config.path, config.active_profiles)
+
+    return reload

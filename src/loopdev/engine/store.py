@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -18,6 +19,10 @@ from loopdev.engine.reducer import reduce
 from loopdev.engine.state import EngineState
 
 Subscriber = Callable[[EngineState, Sequence[Action]], Awaitable[None] | None]
+
+# Who subscribes: set by the session around each reconciler's task (and inherited by the
+# tasks it starts), so a reconciler run afresh after a loopfile reload leaves no listener.
+OWNER: contextvars.ContextVar[str] = contextvars.ContextVar("loopdev_store_owner", default="")
 
 
 class Store:
@@ -29,7 +34,7 @@ class Store:
         self._state = state or EngineState()
         self._clock = clock
         self._queue: asyncio.Queue[Action] = asyncio.Queue()
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: list[tuple[Subscriber, str]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -39,7 +44,16 @@ class Store:
         return self._state
 
     def subscribe(self, fn: Subscriber) -> None:
-        self._subscribers.append(fn)
+        self._subscribers.append((fn, OWNER.get()))
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        """Who holds each subscription, in order (a reconciler's name, or "")."""
+        return tuple(who for _fn, who in self._subscribers)
+
+    def unsubscribe_owner(self, owner: str) -> None:
+        """Drop every subscriber ``owner`` (a reconciler's name) added."""
+        self._subscribers = [(fn, who) for fn, who in self._subscribers if who != owner]
 
     def dispatch(self, action: Action) -> None:
         """Queue an action; never blocks. Call from the event loop thread."""
@@ -67,7 +81,7 @@ class Store:
             now = self._clock()
             for act in batch:
                 self._state = reduce(self._state, act, now)
-            for sub in list(self._subscribers):
+            for sub, _owner in list(self._subscribers):
                 result = sub(self._state, batch)
                 if result is not None:
                     await result

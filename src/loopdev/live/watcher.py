@@ -34,6 +34,17 @@ Dispatch = Callable[[FilesChanged], None]
 Events = asyncio.Queue[RawEvents | BaseException]
 
 
+class _Replan:
+    """Queued by ``replan()``: the roots changed (a reloaded loopfile)."""
+
+    added: set[str] = set()
+    modified: set[str] = set()
+    deleted: set[str] = set()
+
+
+REPLAN = _Replan()
+
+
 def default_watch_fn() -> WatchFn:
     from loopdev.adapters.watch import watch_paths
 
@@ -60,6 +71,7 @@ class SharedWatcher:
         self.plan: WatchPlan | None = None
         self.ready = asyncio.Event()  # set once the watchers are running (tests, benches)
         self.generation = 0  # bumped on every (re)start of the watchers
+        self._queue: Events | None = None
 
     async def run(self) -> None:
         """Watch until cancelled, re-planning when the tree's shape or ignore rules change.
@@ -70,6 +82,7 @@ class SharedWatcher:
         from loopdev.adapters.watch import count_dirs_hint
 
         queue: Events = asyncio.Queue()
+        self._queue = queue
         pump: asyncio.Task[None] | None = None
         try:
             while True:
@@ -89,6 +102,11 @@ class SharedWatcher:
         finally:
             await _stop(pump)
 
+    def replan(self) -> None:
+        """Recompute the roots (the loopfile changed) without losing events meanwhile."""
+        if self._queue is not None:
+            self._queue.put_nowait(REPLAN)
+
     async def _consume(self, roots: RootSet, plan: WatchPlan, queue: Events) -> None:
         """Feed the coalescer and flush on time; return when a re-plan is needed."""
         flat = set(plan.flat)
@@ -96,6 +114,9 @@ class SharedWatcher:
             item = await self._next(queue)
             if isinstance(item, BaseException):
                 raise item
+            if item is REPLAN:
+                self._flush()
+                return
             if item is not None and self._feed(item, roots, flat):
                 self._flush()
                 return

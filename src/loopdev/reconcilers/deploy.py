@@ -40,14 +40,26 @@ def render_for(ctx: SessionContext, refs: dict[str, str] | None = None) -> list[
     session's current image references).
 
     Secret values are registered with the redactor here, before anything can print them
-    (container logs that echo a password included).
+    (container logs that echo a password included). A live session (not ``ci``, not
+    ``--no-live``) wraps ``live.restart`` containers so a sync restarts them in place.
     """
+    refs = dict(ctx.image_refs) if refs is None else refs
+    processes = None
+    notes: list[str] = []
+    if ctx.options.live and not ctx.options.once:
+        from loopdev.adapters.image_process import restart_processes
+
+        docker = ctx.docker
+        processes = restart_processes(ctx.config, refs, getattr(docker, "api", None))
     objects = render_objects(
         ctx.config,
-        dict(ctx.image_refs) if refs is None else refs,
+        refs,
         set_values=ctx.options.set_values,
         values_files=tuple(Path(v) for v in ctx.options.values_files),
+        processes=processes,
+        notes=notes,
     )
+    ctx.shared["render_notes"] = notes  # logged by the caller, on the event loop
     REDACTOR.add_manifests(objects)
     return objects
 
@@ -136,6 +148,7 @@ class DeployReconciler:
         self._last_refs: dict[str, dict[str, str]] = {}  # the image references those used
         self._seen: dict[str, str] = {}  # digest of the held render already reported
         self._released: set[str] = set()  # triggered: their next render goes out
+        self._watcher: asyncio.Task[None] | None = None
 
     async def run(self, ctx: SessionContext) -> None:
         ctx.store.subscribe(lambda state, batch: self._on_actions(ctx, state, batch))
@@ -144,14 +157,13 @@ class DeployReconciler:
                 status = _status(ctx, name, ())
                 pending = dataclasses.replace(status, state="pending", reason="waiting for images")
                 ctx.store.dispatch(a.ResourceAdded(pending))
-        watcher = None
         if not ctx.options.once:
-            watcher = asyncio.get_running_loop().create_task(self._watch_inputs(ctx))
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_inputs(ctx))
         try:
             await self._loop(ctx, Backoff(first=0.5, ceiling=10.0))
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            if self._watcher is not None:
+                self._watcher.cancel()
 
     async def _watch_inputs(self, ctx: SessionContext) -> None:
         """Redeploy when the chart, manifests or values files change (own small watcher:
@@ -204,6 +216,8 @@ class DeployReconciler:
             ):
                 self._wake.set()  # a workload without images of ours: triggering re-applies
                 self._release(act.name)
+            if isinstance(act, a.ConfigReloaded):
+                self._reloaded(ctx, act)
             if isinstance(act, a.ImagesBuilt):  # the builds a trigger asked for are done
                 for name in act.triggered:
                     self._release(name)
@@ -213,6 +227,24 @@ class DeployReconciler:
                 and touches_deploy(ctx, act.changed | act.deleted)
             ):
                 self._wake.set()
+
+    def _reloaded(self, ctx: SessionContext, act: a.ConfigReloaded) -> None:
+        """The loopfile changed: watch the new deploy inputs, and render again, at once
+        unless images changed too (then the build's ``ImagesBuilt`` brings the deploy)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_inputs(ctx))
+        diff = act.diff
+        if self.passes and not diff.images and (diff.deploy or diff.resources_changed):
+            self._wake.set()
+
+    def _say_notes(self, ctx: SessionContext) -> None:
+        """What the render said about the restart wrapper: once per session, not per pass."""
+        said = ctx.shared.setdefault("render_notes_said", set())
+        for note in ctx.shared.get("render_notes") or ():
+            if note not in said:
+                said.add(note)
+                ctx.logs.append("deploy", note, "loopdev")
 
     def _release(self, name: str) -> None:
         """A triggered manual resource: its next pass applies what it renders."""
@@ -226,6 +258,7 @@ class DeployReconciler:
         released = frozenset(self._released)  # triggers arriving during the pass wait for the next
         try:
             objects = await asyncio.to_thread(render_for, ctx, refs)
+            self._say_notes(ctx)
             workloads = workload_resources(ctx.config, objects)
         except LoopdevError as err:
             self._fail(ctx, err.message)

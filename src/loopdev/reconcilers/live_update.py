@@ -43,6 +43,7 @@ from loopdev.live.tarball import Payload, collect
 from loopdev.live.targets import Target, select_targets
 from loopdev.live.watcher import RULE_FILES, SharedWatcher, WatchFn
 from loopdev.render.labels import PROJECT_LABEL
+from loopdev.render.restart_wrap import GO_SIGNAL, RESTART_SIGNAL, SHELL, wrapped_containers
 
 REPLAY_POLL = 2.0  # seconds between pod checks when no shared cluster watch is available
 
@@ -68,6 +69,8 @@ class LiveUpdateReconciler:
         self.watcher: SharedWatcher | None = None
         self._executor: Executor | None = None
         self._owned = False
+        self._started: set[str] = set()  # wrapped containers whose process was let start
+        self._rules_stale = False  # the loopfile was reloaded: re-read the ignore rules
 
     async def run(self, ctx: SessionContext) -> None:
         self._ctx = ctx
@@ -133,6 +136,10 @@ class LiveUpdateReconciler:
                 and act.name in manual_resources(self._ctx.config)
             ):
                 self._batches.put_nowait(act)  # one queue: a trigger sees every earlier batch
+            elif isinstance(act, a.ConfigReloaded):  # new images, contexts or rules
+                self._rules_stale = True
+                if self.watcher is not None:
+                    self.watcher.replan()
             elif isinstance(act, a.ImagesBuilt):
                 for name in act.built:
                     self._ledgers.reset(name)
@@ -167,8 +174,9 @@ class LiveUpdateReconciler:
         """Plan one batch for every image and carry it out (images in parallel); hold it for
         the manual resources running an affected image."""
         ctx = self._ctx
-        if any(os.path.basename(p) in RULE_FILES for p in changed | deleted):
-            self._rules = await asyncio.to_thread(self._load_rules)  # an ignore file changed
+        if self._rules_stale or any(os.path.basename(p) in RULE_FILES for p in changed | deleted):
+            self._rules_stale = False  # an ignore file changed, or the loopfile was reloaded
+            self._rules = await asyncio.to_thread(self._load_rules)
         manual = under_manual_control(ctx)
         uses: dict[str, Sequence[str]] = ctx.shared.get("resource_images") or {}
         held: dict[str, list[tuple[str, SyncPlan | Rebuild]]] = {}
@@ -205,6 +213,9 @@ class LiveUpdateReconciler:
         Nothing held: its images are built if their contents changed, as for any trigger."""
         ctx = self._ctx
         name = act.name
+        if self._rules_stale:
+            self._rules_stale = False
+            self._rules = await asyncio.to_thread(self._load_rules)
         held = self._held.pop(name, None)
         pending_changes(ctx).clear(ctx.store, name, "files")
         if not live_update_plans(ctx, act):
@@ -279,7 +290,7 @@ class LiveUpdateReconciler:
             if any(not o.ok for o in outcomes):
                 return f"live update failed: {report.failure_reason(outcomes)}"
             if plan.restart:
-                await self._restart(fresh + stale)
+                await self._restart(fresh + stale, pods)
             message = report.synced_message(payload.files, ms, outcomes)
             for res in resources:
                 self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
@@ -302,12 +313,59 @@ class LiveUpdateReconciler:
             )
         return payload
 
-    async def _restart(self, targets: list[Target]) -> None:
-        """A container restart loses its synced files anyway: replace the pod and replay."""
+    async def _restart(self, targets: list[Target], pods: list[dict[str, Any]]) -> None:
+        """Restart the process in place (the restart wrapper, signalled once every file is
+        in); a container without the wrapper gets the last resort: its pod is replaced and
+        replayed (its process then starts before the replay)."""
+        wrapped = _wrapped_by_pod(pods)
+        replace: set[tuple[str, str]] = set()
+        for t in targets:
+            if t.container in wrapped.get((t.namespace, t.pod), ()):
+                if await self._signal(t, RESTART_SIGNAL):
+                    self._ctx.logs.append(
+                        t.resource or "loopdev", f"restarted {t.container} in {t.pod} (same pod)"
+                    )
+                    continue
+            replace.add((t.namespace, t.pod))
         delete = getattr(self._port, "delete_pod", None)
-        for pod in sorted({(t.namespace, t.pod) for t in targets}):
+        for namespace, pod in sorted(replace):
             if delete is not None:
-                await delete(*pod)
+                self._ctx.logs.append(
+                    "loopdev", f"replacing pod {pod}: no restart wrapper to signal"
+                )
+                await delete(namespace, pod)
+
+    async def _signal(self, target: Target, signal: str) -> bool:
+        """Signal the wrapper (PID 1); a container it reached has its process (re)started."""
+        command = [SHELL, "-c", f"kill -{signal} 1"]
+        result = await self._port.exec(
+            target.namespace, target.pod, target.container, command, timeout=15.0
+        )
+        if result.exit_code != 0:
+            why = (result.stderr or result.stdout).decode(
+                errors="replace"
+            ).strip() or result.message
+            self._ctx.logs.append(
+                target.resource or "loopdev",
+                f"cannot signal {target.pod}/{target.container}: {why}",
+            )
+            return False
+        self._started.add(target.key)
+        return True
+
+    async def _say_go(self, name: str, pods: list[dict[str, Any]]) -> None:
+        """New wrapped containers of a restart image start their process once they hold every
+        synced file (now, when nothing was synced; after their replay otherwise)."""
+        wrapped = _wrapped_by_pod(pods)
+        manual = under_manual_control(self._ctx)
+        for t in self._targets(name, pods):
+            if t.key in self._started or t.container not in wrapped.get((t.namespace, t.pod), ()):
+                continue
+            if not self._ledgers.empty(name):
+                ledger = self._ledgers.get(name, t.resource if t.resource in manual else "")
+                if not ledger.empty and t.key not in ledger.current:
+                    continue  # its replay has not succeeded yet
+            await self._signal(t, GO_SIGNAL)
 
     # ---- replay into replacement pods -----------------------------------------------------
     async def _replays(self) -> None:
@@ -322,20 +380,26 @@ class LiveUpdateReconciler:
                 self._ctx.logs.append("loopdev", f"live update replay: {err}")
 
     async def replay_all(self) -> None:
+        """Replay into new containers, then start the process of those that wait for it."""
         pods = None
         for name, image in self._ctx.config.images.items():
-            if name not in self._ctx.image_refs or self._ledgers.empty(name):
+            restarts = image.live is not None and image.live.restart
+            if name not in self._ctx.image_refs or (self._ledgers.empty(name) and not restarts):
                 continue
             await self._exec_port()
             assert self._executor is not None
             pods = pods if pods is not None else await self._pods()
             async with self._locks.setdefault(name, asyncio.Lock()):
                 for group in ["", *self._manual_users(name, pods)]:
+                    if self._ledgers.empty(name):
+                        break
                     ledger = self._ledgers.get(name, group)
                     targets = self._group_targets(name, pods, group)
                     stale = [t for t in targets if t.key not in ledger.current]
                     if stale and not await self._replay(name, image, ledger, stale, group):
                         break
+                if restarts:
+                    await self._say_go(name, pods)
 
     async def _replay(
         self, name: str, image: Image, ledger: ImageLedger, stale: list[Target], group: str
@@ -440,3 +504,12 @@ class LiveUpdateReconciler:
                     self._ctx.logs.append(o.target.resource, line, src)
             if o.error:
                 self._ctx.logs.append(o.target.resource or "loopdev", o.error)
+
+
+def _wrapped_by_pod(pods: Sequence[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(namespace, pod) -> the containers running under the restart wrapper."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        out[(meta.get("namespace", ""), meta.get("name", ""))] = wrapped_containers(pod)
+    return out

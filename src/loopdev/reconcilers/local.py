@@ -29,8 +29,8 @@ class LocalReconciler:
 
     async def run(self, ctx: SessionContext) -> None:
         specs = dict(ctx.config.local)
-        if not specs:
-            return
+        if not specs and ctx.options.once:
+            return  # (in `up` a reloaded loopfile may add some)
         for spec in specs.values():  # secret-named env values never reach output
             REDACTOR.add_env(spec.env)
         inbox: asyncio.Queue[tuple[EngineState, Sequence[a.Action]]] = asyncio.Queue()
@@ -42,9 +42,29 @@ class LocalReconciler:
         try:
             while True:
                 state, batch = await inbox.get()
+                if any(isinstance(act, a.ConfigReloaded) for act in batch):
+                    await self._reload(ctx, specs)
+                    state = ctx.store.state
                 self._handle(ctx, specs, state, batch)
         finally:
             await asyncio.shield(self.stop_all())
+
+    async def _reload(self, ctx: SessionContext, specs: dict[str, LocalCommand]) -> None:
+        """The loopfile changed: stop removed and edited commands (edited ones start again
+        with their new spec), add new ones; the others keep running untouched."""
+        new = dict(ctx.config.local)
+        gone = [n for n in specs if n not in new or new[n] != specs[n]]
+        runners = [self.runners.pop(n) for n in gone if n in self.runners]
+        await asyncio.gather(*(r.stop() for r in runners), return_exceptions=True)
+        for name in gone:
+            if name not in new:
+                ctx.store.dispatch(a.ResourceRemoved(name))
+        for spec in new.values():
+            REDACTOR.add_env(spec.env)
+            if spec.name not in specs:
+                ctx.store.dispatch(a.ResourceAdded(_status(spec)))
+        specs.clear()
+        specs.update(new)  # added ones start once their status is in (the next batch)
 
     async def stop_all(self) -> None:
         """Stop every runner concurrently, so shutdown takes one grace period, not N."""

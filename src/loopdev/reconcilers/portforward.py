@@ -40,6 +40,7 @@ class PortForwardReconciler:
         self.forwarders: dict[str, list[Forwarder]] = {}
 
     async def run(self, ctx: SessionContext) -> None:
+        self.forwarders = {}  # run again after a loopfile reload: only the new ones
         wanted = [r for r in ctx.config.resources.values() if r.port_forwards]
         if not wanted:
             return

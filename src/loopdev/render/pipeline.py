@@ -25,6 +25,7 @@ from loopdev.render.manifests import render_manifests
 from loopdev.render.order import order_objects
 from loopdev.render.refs import default_refs, normalise_refs
 from loopdev.render.resources import resource_by_workload, workload_key, workload_resources
+from loopdev.render.restart_wrap import ImageProcess, wrap_restart_containers
 from loopdev.render.values import layer_values, load_values_file
 
 
@@ -34,11 +35,16 @@ def render_objects(
     *,
     set_values: Sequence[str] = (),
     values_files: Sequence[Path] = (),
+    processes: Mapping[str, ImageProcess] | None = None,
+    notes: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The objects to apply, injected, labelled, namespaced and in apply order.
 
     ``image_refs`` maps image name -> reference (defaults: planned digest tags);
-    ``set_values``/``values_files`` are the command line's ``--set``/``--values``.
+    ``set_values``/``values_files`` are the command line's ``--set``/``--values``;
+    ``processes`` (image name -> what it runs) wraps ``live.restart`` containers in the
+    restart wrapper, as a live ``up`` applies them (None: no wrapping, as ``ci``); why a
+    container stays unwrapped is appended to ``notes``.
     """
     refs = default_refs(config) if image_refs is None else normalise_refs(config, image_refs)
     origins: dict[int, str] = {}
@@ -48,6 +54,10 @@ def render_objects(
     finally:
         ORIGINS.reset(token)
     inject_images(objects, refs, config.deploy.image_paths)
+    if processes is not None:
+        found = wrap_restart_containers(objects, config, refs, processes)
+        if notes is not None:
+            notes.extend(found)
     _own(config, objects)
     _refuse_duplicates(objects, origins)
     return order_objects(objects)

@@ -157,6 +157,9 @@ def status_line(state: EngineState) -> tuple[str, str]:
     """One line of what is happening now: cluster trouble first, then builds in progress."""
     if not state.cluster_reachable:
         return "cluster unreachable: retrying…", "bold red"
+    if state.config_error:
+        first = state.config_error.splitlines()[0]
+        return f"loopfile not reloaded: {first} (the last good config runs)", "bold red"
     busy = [
         f"{r.name}: {scrub(r.build.step)}"
         for r in (state.resources.get(n) for n in state.order)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,80 @@ async def test_a_trigger_whose_sync_cannot_run_asks_for_a_rebuild(project: Loopf
         assert rebuild.images == ("web",) and rebuild.triggered == ("worker",)
         assert "list refused" in rebuild.reason
         assert "rebuilding web: live update failed" in ctx.logs.tail("worker", 1)[0]
+
+
+class DeletingPort(FakePort):
+    """Also records pod deletions (the last-resort restart)."""
+
+    def __init__(self, pods: list[dict[str, Any]]) -> None:
+        super().__init__(pods)
+        self.deleted: list[str] = []
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        self.deleted.append(name)
+
+
+def wrapped(p: dict[str, Any]) -> dict[str, Any]:
+    from loopdev.render.restart_wrap import RESTART_ANNOTATION
+
+    p["metadata"]["annotations"] = {RESTART_ANNOTATION: "web"}
+    return p
+
+
+def restarting(project: Loopfile) -> Loopfile:
+    image = project.images["web"]
+    live = dataclasses.replace(image.live, restart=True)
+    return dataclasses.replace(project, images={"web": dataclasses.replace(image, live=live)})
+
+
+def signals(port: FakePort) -> list[tuple[str, str]]:
+    return [(pod, cmd[2]) for pod, cmd, _ in port.calls if cmd[:2] == ["/bin/sh", "-c"]]
+
+
+async def test_restart_signals_the_wrapper_and_replaces_only_unwrapped_pods(
+    project: Loopfile,
+) -> None:
+    port = DeletingPort([wrapped(pod("web-1")), pod("web-2")])
+    async with start(restarting(project), port) as (ctx, _seen, rec):
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        assert ("web-1", "kill -HUP 1") in signals(port)
+        assert port.deleted == ["web-2"]  # no wrapper to signal: the last resort
+        assert any("restarted web in web-1 (same pod)" in line for line in ctx.logs.tail("web", 9))
+
+
+async def test_a_new_wrapped_container_gets_its_go_only_after_its_replay(
+    project: Loopfile,
+) -> None:
+    port = DeletingPort([wrapped(pod("web-1"))])
+    async with start(restarting(project), port) as (ctx, _seen, rec):
+        await rec.replay_all()  # nothing synced yet: it may start at once
+        assert signals(port) == [("web-1", "kill -USR1 1")]
+        ctx.store.dispatch(changed(project, "app/a.py"))
+        await settle(ctx, rec)
+        port.pods[:] = [wrapped(pod("web-3"))]  # a replacement pod
+        port.calls.clear()
+        await rec.replay_all()
+        (first, *_rest) = port.calls
+        assert first[0] == "web-3" and b"a.py" in first[2]  # the replay comes first
+        assert signals(port)[-1] == ("web-3", "kill -USR1 1")
+        await rec.replay_all()  # and only once
+        assert [s for s in signals(port) if s[1] == "kill -USR1 1"] == [("web-3", "kill -USR1 1")]
+
+
+async def test_a_reload_rereads_the_ignore_rules(project: Loopfile) -> None:
+    from loopdev.engine.reload import diff_configs
+
+    (project.root / "app" / "gen.py").write_text("x\n")
+    port = FakePort([pod("web-1")])
+    async with start(project, port) as (ctx, _seen, rec):
+        image = project.images["web"]
+        new = dataclasses.replace(
+            project, images={"web": dataclasses.replace(image, ignore=("app/gen.py",))}
+        )
+        ctx.config = new
+        ctx.store.dispatch(a.ConfigReloaded(new, diff_configs(project, new)))
+        await settle(ctx, rec)
+        ctx.store.dispatch(changed(project, "app/gen.py"))
+        await settle(ctx, rec)
+        assert port.calls == []  # ignored now: nothing synced, nothing rebuilt
