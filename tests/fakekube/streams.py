@@ -17,6 +17,7 @@ import secrets
 import time
 from typing import Any
 
+import docker.errors
 from aiohttp import WSMsgType, hdrs, web
 
 from . import wire
@@ -199,17 +200,21 @@ class PodStreams:
             await chans.status(start_failure(exec_id, runtime))
             return
         client = self.kubelet.client
-        exec_id = (
-            await self.kubelet.call(
-                client.api.exec_create,
-                cid,
-                cmd,
-                stdin=flags["stdin"],
-                stdout=flags["stdout"],
-                stderr=flags["stderr"],
-                tty=flags["tty"],
-            )
-        )["Id"]
+        try:
+            exec_id = (
+                await self.kubelet.call(
+                    client.api.exec_create,
+                    cid,
+                    cmd,
+                    stdin=flags["stdin"],
+                    stdout=flags["stdout"],
+                    stderr=flags["stderr"],
+                    tty=flags["tty"],
+                )
+            )["Id"]
+        except docker.errors.APIError as exc:  # the container went away after the upgrade
+            await chans.status(internal_error(f"failed to exec in container: {exc.explanation}"))
+            return
         stream = await ExecStream.open(exec_id, flags["tty"])
         pump_in = asyncio.ensure_future(self._stdin(chans, stream, exec_id))
         held = b""  # Docker prints a failed start on stdout; the kubelet reports a status

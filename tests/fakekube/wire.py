@@ -97,13 +97,22 @@ def require_upgrade(request: web.Request) -> None:
 
 
 def spdy_unsupported(request: web.Request) -> web.Response:
-    """The fake speaks no SPDY/3.1. A real 1.28 server accepts it (upgrades#23/#24, #49/#50);
-    the fake answers the way the kubelet words a failed upgrade, so kubectl prints
-    ``error: unable to upgrade connection: ...`` and exits instead of hanging."""
+    """The fake speaks no SPDY/3.1 (a real 1.28 server accepts it: upgrades#23/#24, #49/#50).
+
+    It answers with a JSON Status so kubectl prints ``Error from server (BadRequest): ...``
+    and exits (a plain-text ``a: b`` body decodes as an empty YAML Status, and kubectl would
+    print just ``Error from server:``)."""
     upgrade = request.headers.get(hdrs.UPGRADE, "")
-    return kubelet_text(
-        400,
-        f"unable to upgrade: {upgrade} is not supported by this fake API server "
-        "(it serves exec and port-forward over WebSocket only; claim a server version >= 1.30 "
-        "for kubectl exec)",
+    return web.Response(
+        status=400,
+        content_type="application/json",
+        body=go_json(
+            ApiError(
+                400,
+                "BadRequest",
+                f"unable to upgrade: this fake API server does not speak {upgrade}; it serves "
+                "exec and port-forward over WebSocket only (claim Kubernetes 1.30 or later "
+                "for kubectl exec)",
+            ).status()
+        ),
     )
