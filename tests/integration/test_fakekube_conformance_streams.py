@@ -64,7 +64,7 @@ from loopdev.portforward.stream import DialError
 from tests.fakekube import FakeCluster
 from tests.support.wait import wait_for
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("server_version")]
 
 NS = "conformance-streams"
 ECHO = ["sh", "-c", "echo out; echo err >&2; exit 7"]
@@ -102,6 +102,16 @@ PORT_8080 = base64.b64decode("kB8=")
 
 
 # ---- the pod and raw requests ---------------------------------------------------------------
+@pytest.fixture
+def server_version(fake_cluster: FakeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Here every fact is a 1.28.7 fact unless a test names another version, whatever the
+    session's claim (``FAKEKUBE_SERVER_VERSION``)."""
+    before = fake_cluster.server_version
+    fake_cluster.set_server_version(getattr(request, "param", "1.28"))
+    yield fake_cluster.server_version
+    fake_cluster.set_server_version(before)
+
+
 @pytest.fixture(scope="module")
 def web_pod(fake_cluster: FakeCluster, busybox_image: str) -> Iterator[str]:
     """Pod ``web`` (container ``web``) serving ``hello`` on 8080, like the recording's pod."""
