@@ -144,10 +144,18 @@ def _kubectl(
 # /usr/bin/kubectl runs kubectl.1.<server minor>: claiming 1.28 would run kubectl 1.28, whose
 # exec and port-forward speak only SPDY/3.1 (and whose apply needs /openapi/v2), neither of
 # which the fake serves. kubectl 1.32 execs over WebSocket v5, which a 1.32 server speaks.
+# The dispatcher caches the server's version per host:port in the kube cache dir, so a test
+# that changes the claim uses a cache of its own.
 @pytest.mark.parametrize("server_version", ["1.32"], indirect=True)
 def test_kubectl_flow(
-    fake_cluster: FakeCluster, namespace: str, busybox_image: str, tmp_path, server_version: str
+    fake_cluster: FakeCluster,
+    namespace: str,
+    busybox_image: str,
+    tmp_path,
+    server_version: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("KUBECACHEDIR", str(tmp_path / "kube-cache"))
     manifest = tmp_path / "deploy.json"
     manifest.write_text(json.dumps(_manifest(namespace, "kflow", busybox_image)))
     out = _kubectl(fake_cluster, "apply", "--server-side", "-f", str(manifest)).stdout

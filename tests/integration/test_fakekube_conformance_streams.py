@@ -52,6 +52,7 @@ import ssl
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -759,12 +760,15 @@ def test_official_client_exec_and_portforward(
 
 
 def test_kubectl_exec_on_a_claimed_1_28_fails_clearly(
-    fake_cluster: FakeCluster, web_pod: str
+    fake_cluster: FakeCluster, web_pod: str, tmp_path: Path
 ) -> None:
     """kubectl against 1.28 execs over SPDY (kubectl-dispatcher#18; kubectl 1.32 after its
     v5 WebSocket attempt gets 403, kubectl#51/#52). The fake has no SPDY and says so in a
     Status that kubectl prints, instead of hanging or printing an empty error."""
-    env = dict(os.environ, KUBECONFIG=str(fake_cluster.kubeconfig))
+    # its own cache: kubectl-dispatcher caches the server version per host:port
+    env = dict(
+        os.environ, KUBECONFIG=str(fake_cluster.kubeconfig), KUBECACHEDIR=str(tmp_path / "c")
+    )
     proc = subprocess.run(
         ["kubectl", "--context", fake_cluster.context, "-n", NS, "exec", "web", "--", "true"],
         capture_output=True,
