@@ -6,7 +6,8 @@ Visibility is checked by polling the container's own root filesystem (the overla
 directory, read from the host) every 1 ms. Also prints the floor of the fake cluster (a bare
 ``exec true`` round-trip, which is Docker's exec cost on this machine) and the time to sync
 one batch of 200 changed files. Needs Docker. Prints figures, asserts nothing.
-Run: .venv/bin/python bench/sync_latency.py [--saves 60]
+Run: .venv/bin/python bench/sync_latency.py [--saves 60] [--server-version 1.28]
+(1.28, the default, negotiates v4 exec as most clusters do; 1.30+ negotiates v5)
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from loopdev.engine.reconciler import SessionContext  # noqa: E402
 from loopdev.engine.store import Store  # noqa: E402
 from loopdev.reconcilers.live_update import LiveUpdateReconciler  # noqa: E402
 from loopdev.render.labels import RESOURCE_LABEL, ownership_labels  # noqa: E402
-from tests.fakekube import FakeCluster  # noqa: E402
+from tests.fakekube import FakeCluster, ServerOptions  # noqa: E402
+from tests.fakekube.version import DEFAULT_VERSION  # noqa: E402
 from tests.support.images import ensure_busybox_image  # noqa: E402
 
 PROJECT, NS, REF = "syncbench", "syncbench", "loopdev-bench/web:live"
@@ -209,12 +211,15 @@ async def run(args: argparse.Namespace, cluster: FakeCluster, client: docker.Doc
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--saves", type=int, default=60)
+    parser.add_argument("--server-version", default=DEFAULT_VERSION)
     args = parser.parse_args()
     client = docker.from_env()
     base = ensure_busybox_image(client)
     client.images.get(base).tag(REF)
     kubeconfig = Path(tempfile.mkdtemp(prefix="loopdev-syncbench-kube-")) / "kubeconfig"
-    cluster = FakeCluster(client, kubeconfig, "kind-loopdev-bench").start()
+    options = ServerOptions(server_version=args.server_version)
+    cluster = FakeCluster(client, kubeconfig, "kind-loopdev-bench", options).start()
+    print(f"fake cluster claims Kubernetes {cluster.server_version}")
     try:
         api = cluster.api_client()
         core = kubernetes.client.CoreV1Api(api)

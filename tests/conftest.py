@@ -18,6 +18,11 @@ Fixture API (use these from any test directory):
   ``ca_pem`` (the server is HTTPS; the kubeconfig embeds this CA), ``kube`` (the async core:
   ``kube.store`` objects, ``kube.kubelet`` pods; touch them only via ``fake_cluster.call``).
   Pods are real containers (pod IP reachable from the host); crash back-off base is 0.5 s.
+  It claims Kubernetes 1.28 (exec negotiates v4 only, as most real clusters still do; the
+  wire transcripts were recorded on 1.28.7), or ``FAKEKUBE_SERVER_VERSION`` when set.
+- ``server_version`` (function): the version ``fake_cluster`` claims during one test; pick it
+  with ``@pytest.mark.parametrize("server_version", ["1.28", "1.31"], indirect=True)``
+  (1.30+ negotiates ``v5.channel.k8s.io`` exec). Restored afterwards.
 - ``kube_api`` (function): an ``ApiClient`` for ``fake_cluster``, closed after the test.
 - ``namespace`` (function): a fresh namespace name, deleted (with its pods) after the test.
 - ``image_builder`` (function): ``build(tag, dockerfile, files=None) -> image id`` building
@@ -53,6 +58,7 @@ import kubernetes.client
 import pytest
 
 from tests.fakekube import FakeCluster, ServerOptions
+from tests.fakekube.version import DEFAULT_VERSION
 from tests.support.builder import build_test_image
 from tests.support.images import ensure_busybox_image, ensure_python_image
 from tests.support.labels import SESSION_ID, SESSION_LABEL
@@ -103,11 +109,20 @@ def fake_cluster(
 ) -> Iterator[FakeCluster]:
     kubeconfig = tmp_path_factory.mktemp("fakekube") / "kubeconfig"
     base = float(os.environ.get("FAKEKUBE_BACKOFF_BASE", "0.5"))
-    cluster = FakeCluster(
-        docker_client, kubeconfig, CONTEXT, ServerOptions(backoff_base=base)
-    ).start()
+    version = os.environ.get("FAKEKUBE_SERVER_VERSION", DEFAULT_VERSION)
+    options = ServerOptions(backoff_base=base, server_version=version)
+    cluster = FakeCluster(docker_client, kubeconfig, CONTEXT, options).start()
     yield cluster
     cluster.close()
+
+
+@pytest.fixture
+def server_version(fake_cluster: FakeCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Make ``fake_cluster`` claim the parametrized version for this test."""
+    before = fake_cluster.server_version
+    fake_cluster.set_server_version(getattr(request, "param", before))
+    yield fake_cluster.server_version
+    fake_cluster.set_server_version(before)
 
 
 @pytest.fixture

@@ -112,6 +112,15 @@ class FakeCluster:
         )
         return kubernetes.client.ApiClient(cfg)
 
+    @property
+    def server_version(self) -> str:
+        """The Kubernetes version the server claims, e.g. ``1.28``."""
+        return str(self.kube.version)
+
+    def set_server_version(self, version: str) -> None:
+        """Claim another version (``/version``, exec negotiation) from the next request on."""
+        self.call(self.kube.set_server_version, version)
+
     def requests(self) -> list[RequestRecord]:
         return list(self.kube.requests)
 

@@ -20,7 +20,6 @@ from tests.support.images import ensure_busybox_image
 from . import openapi
 from .api import Api, json_response
 from .controllers import Controllers
-from .discovery import VERSION
 from .errors import ApiError
 from .kubelet import Kubelet, KubeletConfig
 from .requestlog import RequestLog
@@ -28,6 +27,7 @@ from .resources import Registry
 from .rootca import RootCaPublisher
 from .store import Store
 from .streams import PodStreams
+from .version import DEFAULT_VERSION, ServerVersion
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -51,14 +51,21 @@ class ServerOptions:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     backoff_base: float | None = None
     grace_cap: int | None = None
+    server_version: str = DEFAULT_VERSION  # the Kubernetes version claimed (see version.py)
 
 
 class FakeKube:
     """Owns the state; ``serve``/``stop_serving`` may cycle while the state lives on."""
 
-    def __init__(self, client: docker.DockerClient, options: ServerOptions | None = None) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        options: ServerOptions | None = None,
+        server_version: str | None = None,
+    ) -> None:
         self.client = client
         self.options = options or ServerOptions()
+        self.version = ServerVersion.parse(server_version or self.options.server_version)
         self.token = self.options.token
         self.cluster_id = secrets.token_hex(4)
         self.registry = Registry()
@@ -95,7 +102,7 @@ class FakeKube:
         ns_res = self.store.kind_of(("", "namespaces"))
         for ns in SYSTEM_NAMESPACES:
             self.store.create(ns_res, "", {"metadata": {"name": ns}})
-        self.store.create(self.store.kind_of(("", "nodes")), "", node_object())
+        self.store.create(self.store.kind_of(("", "nodes")), "", node_object(self.version))
 
     def _namespace_defaults(self, ev: Any) -> None:
         """Like the service-account controller: every new namespace gets ``default`` SA."""
@@ -110,7 +117,7 @@ class FakeKube:
 
     def app(self) -> web.Application:
         assert self.kubelet is not None
-        streams = PodStreams(self.kubelet)
+        streams = PodStreams(self.kubelet, lambda: self.version)
         from .portforward import portforward
 
         async def pf(request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
@@ -118,8 +125,8 @@ class FakeKube:
 
         api = Api(self.store, {"exec": streams.exec, "log": streams.log, "portforward": pf})
         app = web.Application(middlewares=[self._middleware], client_max_size=1 << 30)
-        app.router.add_get("/version", _version)
-        app.router.add_get("/version/", _version)
+        app.router.add_get("/version", self._version)
+        app.router.add_get("/version/", self._version)
         for probe in ("/healthz", "/readyz", "/livez"):
             app.router.add_get(probe, _ok)
         app.router.add_get("/openapi/v3", self._openapi_root)
@@ -128,6 +135,14 @@ class FakeKube:
         app.router.add_route("*", "/apis{tail:.*}", api.handle)
         app.router.add_route("*", "/{tail:.*}", _not_found)
         return app
+
+    def set_server_version(self, version: str) -> None:
+        """Claim another Kubernetes version from the next request on (``/version``, exec
+        negotiation); the node object keeps the version it booted with."""
+        self.version = ServerVersion.parse(version)
+
+    async def _version(self, _request: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(self.version.info()), content_type="application/json")
 
     async def _openapi_root(self, _request: web.Request) -> web.Response:
         return json_response(openapi.root_doc(self.registry))
@@ -181,10 +196,6 @@ class FakeKube:
             await self.kubelet.shutdown()
 
 
-async def _version(_request: web.Request) -> web.Response:
-    return web.Response(text=json.dumps(VERSION), content_type="application/json")
-
-
 async def _not_found(_request: web.Request) -> web.Response:
     err = ApiError(404, "NotFound", "the server could not find the requested resource")
     return json_response(err.status(), 404)
@@ -194,7 +205,7 @@ async def _ok(_request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def node_object() -> dict[str, Any]:
+def node_object(version: ServerVersion) -> dict[str, Any]:
     return {
         "metadata": {
             "name": "fakekube-node",
@@ -215,7 +226,7 @@ def node_object() -> dict[str, Any]:
                 }
             ],
             "nodeInfo": {
-                "kubeletVersion": VERSION["gitVersion"],
+                "kubeletVersion": version.git_version,
                 "containerRuntimeVersion": "docker://fake",
                 "operatingSystem": "linux",
                 "architecture": "amd64",

@@ -1,4 +1,11 @@
-"""pods/exec and pods/log: WebSocket channel protocols and Docker log streaming."""
+"""pods/exec and pods/log: WebSocket channel protocols and Docker log streaming.
+
+Exec answers as the version the fake claims (``version.py``) and as the real 1.28.7 server
+did on the wire (``upgrades.jsonl``; the checks are in the order the real components make
+them, see ``wire.py``): 101 only for a GET upgrade with an accepted subprotocol; then an
+empty frame on the lowest writable channel, output, and one status on channel 3 (Go JSON on
+v4/v5, plain text on the older protocols), then close 1000.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +13,23 @@ import asyncio
 import base64
 import contextlib
 import json
+import secrets
 import time
 from datetime import datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+import docker.errors
+from aiohttp import WSMsgType, hdrs, web
 
+from . import wire
 from .dockerstream import ExecStream
 from .errors import ApiError, bad_request, invalid
 from .kubelet import Kubelet
+from .version import ServerVersion, negotiate, offered_protocols
 
-PROTOCOLS = (
-    "v5.channel.k8s.io",
-    "v4.channel.k8s.io",
-    "v4.base64.channel.k8s.io",
-    "channel.k8s.io",
-    "base64.channel.k8s.io",
-)
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+V5 = "v5.channel.k8s.io"
+START_FAILED = b"OCI runtime exec failed"  # Docker's words when the process never started
 
 
 def pick_container(pod: dict[str, Any], wanted: str | None, for_logs: bool = False) -> str:
@@ -47,15 +53,24 @@ def pick_container(pod: dict[str, Any], wanted: str | None, for_logs: bool = Fal
     return main[0]
 
 
-def exit_status(code: int, cmd: list[str]) -> dict[str, Any]:
-    """The error-channel Status the real API server sends when an exec ends."""
+def exit_status(code: int, cmd: list[str], proto: str = "v4.channel.k8s.io") -> dict[str, Any]:
+    """The error-channel Status when an exec ends (upgrades#1, #16).
+
+    On v5 the API server's stream translator rebuilds it from the SPDY client's error, so
+    the message nests that error's words (Go source of 1.30's StreamTranslatorProxy; no v5
+    exec was recorded, the 1.28 server has none)."""
     if code == 0:
         return {"metadata": {}, "status": "Success"}
+    if proto == V5:
+        text = (
+            f"command terminated with non-zero exit code: command terminated with exit code {code}"
+        )
+    else:
+        text = nonzero_text(code, cmd)
     return {
         "metadata": {},
         "status": "Failure",
-        "message": f"command terminated with non-zero exit code: error executing command "
-        f"{cmd}, exit code {code}",
+        "message": text,
         "reason": "NonZeroExitCode",
         "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
     }
@@ -101,13 +116,40 @@ def log_options(q: Any, pod: str) -> tuple[int | None, float | None, int | None]
     return tail, since, limit
 
 
+def nonzero_text(code: int, cmd: list[str]) -> str:
+    return (
+        f"command terminated with non-zero exit code: error executing command "
+        f"{wire.go_argv(cmd)}, exit code {code}"
+    )
+
+
+def internal_error(cause: str) -> dict[str, Any]:
+    """``apierrors.NewInternalError`` as the kubelet sends it for a failed start (#17, #21)."""
+    text = f"error executing command in container: {cause}"
+    return {
+        "metadata": {},
+        "status": "Failure",
+        "message": f"Internal error occurred: {text}",
+        "reason": "InternalError",
+        "details": {"causes": [{"message": text}]},
+        "code": 500,
+    }
+
+
+def start_failure(exec_id: str, runtime_text: str) -> dict[str, Any]:
+    return internal_error(
+        f'failed to exec in container: failed to start exec "{exec_id}": {runtime_text}'
+    )
+
+
 class Channels:
     """Framing for the negotiated subprotocol (binary vs base64 text frames)."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, proto: str) -> None:
         self.ws = ws
-        self.proto = ws.ws_protocol or "channel.k8s.io"
-        self.b64 = "base64" in self.proto
+        self.proto = proto
+        self.b64 = "base64" in proto
+        self.json_status = proto.startswith(("v4.", "v5."))  # v1-v3 send plain text
 
     async def send(self, channel: int, data: bytes) -> None:
         if self.ws.closed:
@@ -117,17 +159,48 @@ class Channels:
         else:
             await self.ws.send_bytes(bytes([channel]) + data)
 
+    async def status(self, doc: dict[str, Any]) -> None:
+        """The channel-3 status: JSON on v4/v5; v1 sends only a failure's message text."""
+        if self.json_status:
+            await self.send(ERROR, wire.go_json(doc))
+        elif doc.get("status") != "Success":
+            await self.send(ERROR, str(doc.get("message", "")).encode())
+
     def decode(self, msg: Any) -> tuple[int, bytes] | None:
-        if msg.type == WSMsgType.BINARY and msg.data:
-            return msg.data[0], msg.data[1:]
-        if msg.type == WSMsgType.TEXT and msg.data:
-            return int(msg.data[0]), base64.b64decode(msg.data[1:])
-        return None
+        """(channel, payload) of a client frame. As in Go's wsstream the negotiated protocol
+        picks the codec, not the frame type: the Python client sends str stdin as TEXT
+        frames on ``v4.channel.k8s.io`` and they carry raw bytes."""
+        if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT) or not msg.data:
+            return None
+        data = msg.data.encode() if isinstance(msg.data, str) else bytes(msg.data)
+        if self.b64:
+            return data[0] - ord("0"), base64.b64decode(data[1:])
+        return data[0], data[1:]
+
+
+async def accept_websocket(
+    request: web.Request, accepted: tuple[str, ...]
+) -> tuple[web.StreamResponse, Channels | None]:
+    """The CRI streaming server's handshake: 405 unless GET, 403 unless a subprotocol fits,
+    else 101 (with an empty ``Sec-WebSocket-Protocol`` when none was offered, #7/#35)."""
+    if request.method != "GET":
+        return await wire.bad_method(request), None
+    proto = negotiate(
+        offered_protocols(request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL, "")), accepted
+    )
+    if proto is None:
+        return await wire.no_protocol(request), None
+    ws = web.WebSocketResponse(protocols=(proto,) if proto else (), max_msg_size=0)
+    if not proto:
+        ws.headers[hdrs.SEC_WEBSOCKET_PROTOCOL] = ""
+    await ws.prepare(request)
+    return ws, Channels(ws, proto)
 
 
 class PodStreams:
-    def __init__(self, kubelet: Kubelet) -> None:
+    def __init__(self, kubelet: Kubelet, version: Any) -> None:
         self.kubelet = kubelet
+        self._version = version  # () -> ServerVersion: the claim may change while serving
 
     def _running(self, pod: dict[str, Any], name: str) -> str:
         worker = self.kubelet.worker(pod["metadata"]["uid"])
@@ -138,52 +211,84 @@ class PodStreams:
 
     async def exec(self, request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
         q = request.query
-        cmd = q.getall("command", [])
-        if not cmd:
-            raise bad_request("you must specify at least 1 command")
-        name = pick_container(pod, q.get("container"))
+        name = pick_container(pod, q.get("container"))  # API server: 400 JSON (#18, #19)
+        wire.require_upgrade(request)  # API server: 400 JSON (#27, #28)
+        if not wire.is_websocket(request):
+            return wire.spdy_unsupported(request)
         cid = self._running(pod, name)
-        tty, stdin = q.get("tty") in ("true", "1"), q.get("stdin") in ("true", "1")
-        client = self.kubelet.client
-        exec_id = (
-            await self.kubelet.call(
-                client.api.exec_create, cid, cmd, stdin=stdin, stdout=True, stderr=True, tty=tty
-            )
-        )["Id"]
-        ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0, autoping=True)
-        await ws.prepare(request)
-        chans = Channels(ws)
-        stream = await ExecStream.open(exec_id, tty)
-        pump_in = asyncio.ensure_future(self._stdin(ws, chans, stream, exec_id))
+        flags = {k: q.get(k) in ("true", "1") for k in ("stdin", "stdout", "stderr", "tty")}
+        if not (flags["stdin"] or flags["stdout"] or flags["stderr"]):  # kubelet: text (#22)
+            return wire.kubelet_text(400, "you must specify at least 1 of stdin, stdout, stderr")
+        version: ServerVersion = self._version()
+        resp, chans = await accept_websocket(request, version.exec_protocols())
+        if chans is None:
+            return resp
+        ws = chans.ws
+        first = STDOUT if flags["stdout"] else STDERR if flags["stderr"] else ERROR
+        await chans.send(first, b"")  # "the connection is established" (#1, #4, #5, #7)
         try:
-            async for channel, data in stream.frames():
-                await chans.send(channel, data)
-            info = await self.kubelet.call(client.api.exec_inspect, exec_id)
-            code = info.get("ExitCode") or 0
-            if chans.proto.startswith("v4") or chans.proto.startswith("v5"):
-                await chans.send(ERROR, json.dumps(exit_status(int(code), cmd)).encode())
-            elif code:
-                await chans.send(ERROR, f"command terminated with exit code {code}".encode())
+            await self._run(chans, cid, q.getall("command", []), flags)
         except ConnectionResetError:
             pass  # the client hung up before the command finished
+        finally:
+            await ws.close()
+        return ws
+
+    async def _run(self, chans: Channels, cid: str, cmd: list[str], flags: dict[str, bool]) -> None:
+        if not cmd:  # the runtime refuses it after the upgrade (#21)
+            exec_id = secrets.token_hex(32)
+            runtime = "OCI runtime exec failed: exec failed: args must not be empty: unknown"
+            await chans.status(start_failure(exec_id, runtime))
+            return
+        client = self.kubelet.client
+        try:
+            exec_id = (
+                await self.kubelet.call(
+                    client.api.exec_create,
+                    cid,
+                    cmd,
+                    stdin=flags["stdin"],
+                    stdout=flags["stdout"],
+                    stderr=flags["stderr"],
+                    tty=flags["tty"],
+                )
+            )["Id"]
+        except docker.errors.APIError as exc:  # the container went away after the upgrade
+            await chans.status(internal_error(f"failed to exec in container: {exc.explanation}"))
+            return
+        stream = await ExecStream.open(exec_id, flags["tty"])
+        pump_in = asyncio.ensure_future(self._stdin(chans, stream, exec_id))
+        held = b""  # Docker prints a failed start on stdout; the kubelet reports a status
+        try:
+            async for channel, data in stream.frames():
+                if channel == STDOUT and (held or data.startswith(START_FAILED)):
+                    held += data
+                    continue
+                await chans.send(channel, data)
+            info = await self.kubelet.call(client.api.exec_inspect, exec_id)
+            if held and not info.get("Pid"):
+                text = held.decode(errors="replace").strip()
+                await chans.status(start_failure(exec_id, text))
+                return
+            if held:
+                await chans.send(STDOUT, held)
+            await chans.status(exit_status(int(info.get("ExitCode") or 0), cmd, chans.proto))
         finally:
             pump_in.cancel()
             await asyncio.gather(pump_in, return_exceptions=True)
             stream.close()
-            await ws.close()
-        return ws
 
-    async def _stdin(
-        self, ws: web.WebSocketResponse, chans: Channels, stream: ExecStream, exec_id: str
-    ) -> None:
-        async for msg in ws:
+    async def _stdin(self, chans: Channels, stream: ExecStream, exec_id: str) -> None:
+        """Client frames; only v5 can close stdin on its own (255 0), a v4 client's stdin
+        ends with the connection (wsstream ignores channels it does not know)."""
+        async for msg in chans.ws:
             frame = chans.decode(msg)
             if frame is None:
                 continue
             channel, data = frame
             if channel == STDIN:
                 await stream.write(data)
-            elif channel == CLOSE and data[:1] == b"\x00":
+            elif channel == CLOSE and chans.proto == V5 and data[:1] == b"\x00":
                 stream.close_stdin()
             elif channel == RESIZE:
                 with contextlib.suppress(Exception):

@@ -2,8 +2,12 @@
 
 Why not ``kubernetes.stream.stream``: it runs a websocket-client loop in a thread that
 polls; a live update is one short exec per container, so the round-trip is the whole cost.
-This speaks ``v5.channel.k8s.io`` (which can close stdin) or ``v4.channel.k8s.io`` (which
-cannot: callers send a byte count and read exactly that much in the container).
+
+The upgrade is a GET (RFC 6455: a real API server answers a POST upgrade with 405 "bad
+method") offering ``v5.channel.k8s.io, v4.channel.k8s.io``. Servers from 1.30 pick v5, which
+can close stdin (channel 255); 1.25-1.29 pick v4, which cannot, so callers always send a byte
+count and the container reads exactly that much (``head -c N``): the same stdin works on both.
+A refused upgrade is reported with the server's own message (see ``kube_upgrade``).
 
 Frames: one leading channel byte; 0 stdin, 1 stdout, 2 stderr, 3 error (a JSON ``Status``
 when the command ends; a non-zero exit is ``NonZeroExitCode`` with an ``ExitCode`` cause),
@@ -20,10 +24,12 @@ from urllib.parse import quote
 import aiohttp
 
 from loopdev.adapters.kube_portforward import KubeWire
+from loopdev.adapters.kube_upgrade import describe
 from loopdev.errors import ClusterUnreachable
 
 STDIN, STDOUT, STDERR, ERROR, CLOSE = 0, 1, 2, 3, 255
-EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
+EXEC_PROTOCOLS = (V5, V4)
 CHUNK = 256 * 1024
 
 
@@ -33,6 +39,7 @@ class ExecResult:
     stdout: bytes = b""
     stderr: bytes = b""
     message: str = ""  # the Status message on failure
+    protocol: str = ""  # the negotiated subprotocol (v5 or v4), "" when there was no upgrade
 
 
 def parse_status(raw: bytes) -> tuple[int, str]:
@@ -73,7 +80,7 @@ class KubeExec(KubeWire):
             async with asyncio.timeout(timeout):
                 ws = await self._http().ws_connect(
                     url,
-                    method="POST",
+                    method="GET",
                     params=params,
                     protocols=self.protocols,
                     headers=await self._headers(),
@@ -83,7 +90,7 @@ class KubeExec(KubeWire):
                 async with ws:
                     return await self._converse(ws, stdin)
         except aiohttp.WSServerHandshakeError as err:
-            return ExecResult(-1, message=f"exec refused: HTTP {err.status} {err.message}")
+            return ExecResult(-1, message=f"exec refused: {describe(err)}")
         except TimeoutError:
             return ExecResult(-1, message=f"exec did not finish within {timeout:g}s")
         except (aiohttp.ClientError, OSError) as err:
@@ -92,7 +99,7 @@ class KubeExec(KubeWire):
     async def _converse(self, ws: aiohttp.ClientWebSocketResponse, stdin: bytes) -> ExecResult:
         for i in range(0, len(stdin), CHUNK):
             await ws.send_bytes(bytes([STDIN]) + stdin[i : i + CHUNK])
-        if stdin and ws.protocol == "v5.channel.k8s.io":
+        if stdin and ws.protocol == V5:  # v4 has no close: the command reads a byte count
             await ws.send_bytes(bytes([CLOSE, STDIN]))
         out: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
         status: bytes | None = None
@@ -104,10 +111,11 @@ class KubeExec(KubeWire):
                 out[channel] += data
             elif channel == ERROR:
                 status = (status or b"") + data
+        stdout, stderr, proto = bytes(out[STDOUT]), bytes(out[STDERR]), ws.protocol or ""
         if status is None:
-            return ExecResult(-1, bytes(out[STDOUT]), bytes(out[STDERR]), "no exit status")
+            return ExecResult(-1, stdout, stderr, "no exit status", proto)
         code, message = parse_status(status)
-        return ExecResult(code, bytes(out[STDOUT]), bytes(out[STDERR]), message)
+        return ExecResult(code, stdout, stderr, message, proto)
 
     async def delete_pod(self, namespace: str, pod: str) -> None:
         """Replace a pod (its controller makes a new one): the container restart of last resort."""

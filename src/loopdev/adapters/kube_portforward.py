@@ -22,6 +22,7 @@ import aiohttp
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from loopdev.adapters.kube_upgrade import describe, explain_refused_upgrade
 from loopdev.errors import ClusterUnreachable
 from loopdev.portforward import frames
 from loopdev.portforward.stream import DialError
@@ -142,7 +143,9 @@ class KubeWire:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=_ssl_context(self._cfg), limit=0)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(
+                connector=connector, middlewares=(explain_refused_upgrade,)
+            )
         return self._session
 
     async def _headers(self) -> dict[str, str]:
@@ -156,7 +159,11 @@ class KubeWire:
         return headers
 
     async def dial(self, namespace: str, pod: str, port: int, timeout: float) -> PortForwardStream:
-        """Open a forwarded connection to ``pod:port``; raises DialError within ``timeout``."""
+        """Open a forwarded connection to ``pod:port``; raises DialError within ``timeout``.
+
+        A GET upgrade (RFC 6455; a real API server answers a POST upgrade with 405) offering
+        ``v4.channel.k8s.io``, which every server from 1.25 on negotiates.
+        """
         url = (
             f"{self._host}/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}"
             f"/portforward?{urlencode({'ports': port})}"
@@ -180,9 +187,7 @@ class KubeWire:
         except TimeoutError:
             reason = f"no answer from the API server within {timeout:g}s"
         except aiohttp.WSServerHandshakeError as err:
-            reason = (
-                f"API server refused port-forward to pod {pod}: HTTP {err.status} {err.message}"
-            )
+            reason = f"API server refused port-forward to pod {pod}: {describe(err)}"
         except (aiohttp.ClientError, OSError, frames.FrameError) as err:
             reason = f"{type(err).__name__}: {err}"
         except asyncio.CancelledError:
