@@ -18,11 +18,12 @@ from aiohttp import web
 from tests.support.images import ensure_busybox_image
 
 from . import openapi
-from .api import Api, json_response
+from .api import Api, json_response, page_not_found
 from .controllers import Controllers
 from .discovery import VERSION
 from .errors import ApiError
 from .kubelet import Kubelet, KubeletConfig
+from .negotiate import etagged, last_modified
 from .resources import Registry
 from .store import Store
 from .streams import PodStreams
@@ -119,6 +120,8 @@ class FakeKube:
         app.router.add_get("/version/", _version)
         for probe in ("/healthz", "/readyz", "/livez"):
             app.router.add_get(probe, _ok)
+        app.router.add_get("/", self._root_paths)
+        app.router.add_get("/openapi/v2", self._openapi_v2)
         app.router.add_get("/openapi/v3", self._openapi_root)
         app.router.add_get("/openapi/v3/{gv:.*}", self._openapi_group)
         app.router.add_route("*", "/api{tail:.*}", api.handle)
@@ -126,8 +129,16 @@ class FakeKube:
         app.router.add_route("*", "/{tail:.*}", _not_found)
         return app
 
-    async def _openapi_root(self, _request: web.Request) -> web.Response:
-        return json_response(openapi.root_doc(self.registry))
+    async def _openapi_root(self, request: web.Request) -> web.Response:
+        # kubectl#3/#21: text/plain with Last-Modified, which kubectl revalidates (304)
+        doc = openapi.root_doc(self.registry)
+        return last_modified(request, doc, "text/plain; charset=utf-8")
+
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        return etagged(request, openapi.v2_doc(self.registry), "application/json")
+
+    async def _root_paths(self, _request: web.Request) -> web.Response:
+        return json_response(openapi.root_paths(self.registry))
 
     async def _openapi_group(self, request: web.Request) -> web.Response:
         doc = openapi.group_doc(self.registry, request.match_info["gv"])
@@ -183,8 +194,7 @@ async def _version(_request: web.Request) -> web.Response:
 
 
 async def _not_found(_request: web.Request) -> web.Response:
-    err = ApiError(404, "NotFound", "the server could not find the requested resource")
-    return json_response(err.status(), 404)
+    return page_not_found()
 
 
 async def _ok(_request: web.Request) -> web.Response:
