@@ -34,7 +34,10 @@ class Target:
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(body), status=status, content_type="application/json")
+    """``Content-Type: application/json`` without a charset, as the real server sends it."""
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
 
 
 def page_not_found() -> web.Response:
@@ -65,7 +68,7 @@ def success_status(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         "status": "Success",
         "details": {
             "name": obj["metadata"]["name"],
-            "group": res.group,
+            **({"group": res.group} if res.group else {}),
             "kind": res.plural,
             "uid": obj["metadata"]["uid"],
         },
@@ -183,6 +186,12 @@ class Api:
             body = await _read_body(request, t.res)
             if not t.res.namespaced and t.ns:
                 raise errors.bad_request("cluster-scoped resource in a namespace path")
+            body_ns = (body.get("metadata") or {}).get("namespace")
+            if t.res.namespaced and body_ns and body_ns != t.ns:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
             _check_kind(t.res, body)
             strict.check(t.res, body, q)
             body.setdefault("metadata", {})["managedFields"] = managed.update_fields(

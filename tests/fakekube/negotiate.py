@@ -87,7 +87,7 @@ def etagged(
     if request.headers.get("If-None-Match") == tag:
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = content_type
-    return web.Response(text=text, headers=headers)
+    return web.Response(body=text.encode(), headers=headers)
 
 
 _FIRST_SEEN: dict[str, float] = {}
@@ -108,4 +108,4 @@ def last_modified(request: web.Request, body: Any, content_type: str) -> web.Res
         except (TypeError, ValueError):
             pass
     headers["Content-Type"] = content_type
-    return web.Response(text=text, headers=headers)
+    return web.Response(body=text.encode(), headers=headers)
