@@ -145,3 +145,27 @@ def _omit_empty(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _omit_empty(v) for k, v in value.items() if v != ""}
     return value
+
+
+@cache
+def _openapi_v2_classes() -> dict[str, type[Message]]:
+    """gnostic's ``openapi.v2.Document`` (swagger=1, info=2), the parts a client needs."""
+    fdp = descriptor_pb2.FileDescriptorProto(name="fakekube_openapi_v2.proto", package=PKG)
+    fdp.syntax = "proto3"
+    info = fdp.message_type.add(name="Info")
+    info.field.extend([_field("title", 1, STRING, OPT, ""), _field("version", 2, STRING, OPT, "")])
+    doc = fdp.message_type.add(name="Document")
+    doc.field.extend([_field("swagger", 1, STRING, OPT, ""), _field("info", 2, MSG, OPT, "Info")])
+    classes = message_factory.GetMessages([fdp])
+    return {name.removeprefix(f"{PKG}."): cls for name, cls in classes.items()}
+
+
+def openapi_v2_document(title: str, version: str) -> bytes:
+    """``/openapi/v2`` as protobuf (kubectl 1.28 asks only that, kubectl-dispatcher#6): a
+    document without definitions, so kubectl validates server-side (``fieldValidation``)."""
+    classes = _openapi_v2_classes()
+    doc = classes["Document"]()
+    doc.swagger = "2.0"  # type: ignore[attr-defined]
+    doc.info.title = title  # type: ignore[attr-defined]
+    doc.info.version = version  # type: ignore[attr-defined]
+    return bytes(doc.SerializeToString())

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from tests.support.images import ensure_busybox_image
 
-from . import openapi
+from . import kubeproto, openapi
 from .api import Api, json_response, page_not_found
 from .controllers import Controllers
 from .discovery import VERSION
@@ -135,6 +135,14 @@ class FakeKube:
         return last_modified(request, doc, "text/plain; charset=utf-8")
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
+        accept = request.headers.get("Accept", "*/*")
+        if "protobuf" in accept and "json" not in accept:  # kubectl 1.28 (dispatcher#6)
+            return web.Response(
+                body=kubeproto.openapi_v2_document("Kubernetes", "v1.32.0"),
+                headers={
+                    "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+                },
+            )
         return etagged(request, openapi.v2_doc(self.registry), "application/json")
 
     async def _root_paths(self, _request: web.Request) -> web.Response:

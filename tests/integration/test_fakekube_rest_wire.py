@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +31,14 @@ KUBECTL_UA = {"User-Agent": "kubectl.1.32/v1.32.5 (linux/amd64) kubernetes/98942
 PB_NAMESPACE = (
     "azhzAAoPCgJ2MRIJTmFtZXNwYWNlEiQKHAoMd2lyZS1rdWJlY3RsEgAaACIAKgAyADgAQgASABoCCgAaACIA"
 )
-PB_CONFIGMAP = "azhzAAoPCgJ2MRIJQ29uZmlnTWFwEisKIQoFcGItY20SABoMd2lyZS1rdWJlY3RsIgAqADIAOABCABIGCgFhEgFiGgAiAA=="
-PB_SECRET = "azhzAAoMCgJ2MRIGU2VjcmV0EjEKJQoJcGItc2VjcmV0EgAaDHdpcmUta3ViZWN0bCIAKgAyADgAQgASBgoBaxIBdhoAGgAiAA=="
+PB_CONFIGMAP = (
+    "azhzAAoPCgJ2MRIJQ29uZmlnTWFwEisKIQoFcGItY20SABoMd2lyZS1rdWJlY3Rs"
+    "IgAqADIAOABCABIGCgFhEgFiGgAiAA=="
+)
+PB_SECRET = (
+    "azhzAAoMCgJ2MRIGU2VjcmV0EjEKJQoJcGItc2VjcmV0EgAaDHdpcmUta3ViZWN0"
+    "bCIAKgAyADgAQgASBgoBaxIBdhoAGgAiAA=="
+)
 PROTOBUF = {
     "Accept": "application/vnd.kubernetes.protobuf,application/json",
     "Content-Type": "application/vnd.kubernetes.protobuf",
@@ -404,3 +412,41 @@ def test_kubectl_typed_creates_apply_get_delete(fake_cluster: FakeCluster, tmp_p
         assert "deleted" in _kubectl(fake_cluster, "-n", ns, "delete", "cm", "pb-cm")
     finally:
         _kubectl(fake_cluster, "delete", "namespace", ns, "--wait=false")
+
+
+def test_openapi_v2_as_protobuf_for_kubectl_1_28(http: Http) -> None:
+    accept = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    ans = http("GET", "/openapi/v2", headers={"Accept": accept})
+    assert ans.status == 200  # kubectl-dispatcher#6
+    assert "protobuf" in ans.headers["content-type"]
+    assert ans.body.startswith(b"\n\x032.0")  # field 1 (swagger) = "2.0"
+
+
+def test_kubectl_1_28_server_side_apply(fake_cluster: FakeCluster, tmp_path: Any) -> None:
+    """The dispatcher runs kubectl.1.<server minor> (fact 18); 1.28 fetches /openapi/v2 as
+    protobuf before applying (kubectl-dispatcher#6-#11) and sends JSON creates."""
+    dispatcher = shutil.which("kubectl")
+    assert dispatcher is not None
+    kubectl_128 = Path(dispatcher).resolve().parent / "kubectl.1.28"
+    env = dict(os.environ, KUBECONFIG=str(fake_cluster.kubeconfig))
+    ns = "wire-rest-kubectl-128"
+    manifest = tmp_path / "cm.json"
+    manifest.write_text(json.dumps(cm(ns, "web-config", greeting="hello")))
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(
+            [str(kubectl_128), "--context", fake_cluster.context, *args],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            text=True,
+        )
+        assert proc.returncode == 0, f"kubectl.1.28 {' '.join(args)}: {proc.stderr}"
+        return proc.stdout
+
+    run("create", "namespace", ns)
+    try:
+        assert "serverside-applied" in run("apply", "--server-side", "-f", str(manifest))
+        assert "web-config" in run("-n", ns, "get", "cm")
+    finally:
+        run("delete", "namespace", ns, "--wait=false")
