@@ -117,8 +117,13 @@ def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
         for p in spec.get("ports", []) or []:
             p.setdefault("protocol", "TCP")
             p.setdefault("targetPort", p.get("port"))
-    elif kind == "Namespace":
-        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+    elif kind == "Namespace":  # as loopdev-get#50 / kubectl#139 show it
+        ns_spec = obj.setdefault("spec", {})
+        if isinstance(ns_spec, dict):
+            ns_spec.setdefault("finalizers", ["kubernetes"])
+        meta = obj.setdefault("metadata", {})
+        labels = meta.get("labels") or {}
+        meta["labels"] = {**labels, "kubernetes.io/metadata.name": meta.get("name", "")}
         obj.setdefault("status", {}).setdefault("phase", "Active")
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")

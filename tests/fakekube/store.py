@@ -25,6 +25,7 @@ Obj = dict[str, Any]
 HISTORY = 20000
 Dependents = list[tuple[Resource, Obj]]  # alias: Store.list shadows list in the class
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
+NO_GENERATION = {("", "namespaces"), ("", "services")}  # kubectl#28/#139: none on the wire
 
 
 def now_iso() -> str:
@@ -168,7 +169,7 @@ class Store:
             raise errors.already_exists(res.group, res.plural, meta["name"])
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
-        if "spec" in obj or res not in BUILTIN:
+        if ("spec" in obj and res.key not in NO_GENERATION) or res not in BUILTIN:
             meta["generation"] = 1
         if dry_run:
             meta["resourceVersion"] = str(self.rv)

@@ -224,6 +224,11 @@ def test_delete_answers_by_kind(http: Http, fake_cluster: FakeCluster) -> None:
     ns_gone = js(http("DELETE", base))
     assert ns_gone["kind"] == "Namespace"  # kubectl#139
     assert ns_gone["status"]["phase"] == "Terminating"
+    assert (
+        ns_gone["spec"] == {"finalizers": ["kubernetes"]}
+        and "generation" not in ns_gone["metadata"]
+    )
+    assert ns_gone["metadata"]["labels"] == {"kubernetes.io/metadata.name": ns}
 
 
 # ---- fact 11: a namespace that does not exist --------------------------------------------------
