@@ -375,6 +375,11 @@ def request_headers(rec: Record) -> dict[str, str]:
     return out
 
 
+def is_stream_path(path: str) -> bool:
+    """exec / attach / port-forward: the streaming subresources (upgrade handshakes)."""
+    return path.rsplit("/", 1)[-1] in ("exec", "attach", "portforward")
+
+
 def is_streamed(rec: Record) -> bool:
     q = rec.get("query") or {}
     return (q.get("watch", [""])[0] in ("true", "1")) or q.get("follow") == ["true"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -142,34 +143,73 @@ def _wire(cluster: FakeCluster) -> rp.Wire:
     return rp.Wire("127.0.0.1", cluster.port, cluster.kube.token, ctx)
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason=f"no wire transcripts at {REAL} (shared/ absent)")
-@pytest.mark.parametrize("flow", FLOWS or ["none"])
-def test_fake_answers_as_the_real_server(
+@dataclass
+class Replayed:
+    rows: list[tuple[rp.Record, rp.Shape, rp.Shape]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+_DONE: dict[str, Replayed] = {}
+
+
+def _replayed(flow: str, cluster: FakeCluster) -> Replayed:
+    """Each flow is replayed once; its REST and its streaming rows are judged separately."""
+    if flow not in _DONE:
+        records = rp.load(REAL / f"{flow}.jsonl")
+        _reset(cluster, _namespaces(records))
+        _setup(flow, cluster)
+        adapter = _adapter(cluster)
+        try:
+            rows = list(rp.replay(flow, records, _wire(cluster), adapter))
+        finally:
+            _reset(cluster, _namespaces(records))
+        _DONE[flow] = Replayed(rows, adapter.notes)
+    return _DONE[flow]
+
+
+def _judge(flow: str, done: Replayed, streams: bool) -> None:
+    rows = [row for row in done.rows if rp.is_stream_path(row[0]["path"]) == streams]
+    assert rows, f"{flow}: nothing replayed"
+    diffs = []
+    for rec, real, fake in rows:
+        if real.matches(fake) or (flow, rec["method"], rec["path"]) in ALLOWED:
+            continue
+        diffs.append(
+            f"{flow}#{rec['seq']} {rec['method']} {rec['path']} "
+            f"[{rec.get('step', '')}]: real {real} | fake {fake}"
+        )
+    notes = "".join(f"\nnote: {n}" for n in done.notes)
+    assert not diffs, (
+        f"{len(diffs)} of {len(rows)} replayed exchanges differ:\n" + "\n".join(diffs) + notes
+    )
+
+
+def _flows(streams: bool) -> list[str]:
+    """Flows with at least one record of the kind (exec/port-forward paths, or the rest)."""
+    out = []
+    for flow in FLOWS:
+        paths = {r["path"] for r in rp.load(REAL / f"{flow}.jsonl")}
+        if any(rp.is_stream_path(p) == streams for p in paths):
+            out.append(flow)
+    return out or ["none"]
+
+
+SKIP = pytest.mark.skipif(
+    not REAL.is_dir(), reason=f"no wire transcripts at {REAL} (../shared/kube-wire absent)"
+)
+
+
+@SKIP
+@pytest.mark.parametrize("flow", _flows(streams=False))
+def test_rest_exchanges_answer_as_the_real_server(
     flow: str, fake_cluster: FakeCluster, replay_images: Any
 ) -> None:
-    records = rp.load(REAL / f"{flow}.jsonl")
-    _reset(fake_cluster, _namespaces(records))
-    _setup(flow, fake_cluster)
-    adapter = _adapter(fake_cluster)
-    diffs = []
-    count = 0
-    try:
-        for rec, real, fake in rp.replay(flow, records, _wire(fake_cluster), adapter):
-            count += 1
-            if real.matches(fake):
-                continue
-            why = ALLOWED.get((flow, rec["method"], rec["path"]))
-            if why is None:
-                diffs.append(
-                    f"{flow}#{rec['seq']} {rec['method']} {rec['path']} "
-                    f"[{rec.get('step', '')}]: real {real} | fake {fake}"
-                )
-    finally:
-        _reset(fake_cluster, _namespaces(records))
-    notes = "\n".join(adapter.notes)
-    assert count > 0
-    assert not diffs, (
-        f"{len(diffs)} of {count} replayed exchanges differ:\n"
-        + "\n".join(diffs)
-        + (f"\nnotes:\n{notes}" if notes else "")
-    )
+    _judge(flow, _replayed(flow, fake_cluster), streams=False)
+
+
+@SKIP
+@pytest.mark.parametrize("flow", _flows(streams=True))
+def test_exec_and_portforward_handshakes_answer_as_the_real_server(
+    flow: str, fake_cluster: FakeCluster, replay_images: Any
+) -> None:
+    _judge(flow, _replayed(flow, fake_cluster), streams=True)
