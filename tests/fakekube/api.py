@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import discovery, errors, kubeproto, managed, negotiate, patch, strict, tables
 from .errors import ApiError
+from .headers import api_headers
 from .resources import Resource
 from .selectors import field_selector, label_selector
 from .store import Store
@@ -35,9 +36,8 @@ class Target:
 
 def json_response(body: Any, status: int = 200) -> web.Response:
     """``Content-Type: application/json`` without a charset, as the real server sends it."""
-    return web.Response(
-        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
-    )
+    headers = {**api_headers(), "Content-Type": "application/json"}
+    return web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
 
 
 def page_not_found() -> web.Response:
@@ -45,7 +45,11 @@ def page_not_found() -> web.Response:
     return web.Response(
         status=404,
         text="404 page not found\n",
-        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"},
+        headers={
+            **api_headers(),
+            "Content-Type": "text/plain; charset=utf-8",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from . import tables
+from .headers import api_headers
 from .resources import Resource
 from .store import Event, Store, Watcher
 
@@ -117,7 +118,7 @@ async def serve_watch(
         initial, deadline = [enc.line("ERROR", gone)], 0.0
     watcher = Watcher(res.key, ns_filter)
     store.watchers.add(watcher)
-    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp = web.StreamResponse(headers={**api_headers(), "Content-Type": "application/json"})
     try:
         resp.enable_chunked_encoding()
         await resp.prepare(request)

@@ -455,3 +455,14 @@ def test_kubectl_1_28_server_side_apply(fake_cluster: FakeCluster, tmp_path: Any
         assert "web-config" in run("-n", ns, "get", "cm")
     finally:
         run("delete", "namespace", ns, "--wait=false")
+
+
+def test_api_answers_carry_the_api_servers_headers(http: Http, namespace: str) -> None:
+    for ans in (
+        http("GET", f"/api/v1/namespaces/{namespace}"),
+        http("GET", f"/api/v1/namespaces/{namespace}/pods/nope"),
+        http("GET", f"/api/v1/namespaces/{namespace}/pods?watch=1&resourceVersion=1"),
+    ):  # fact 17 (kubectl#8, #114, #120)
+        assert ans.headers["content-type"] == "application/json"
+        assert ans.headers["cache-control"] == "no-cache, private"
+        assert ans.headers["audit-id"] and ans.headers["x-kubernetes-pf-flowschema-uid"]
