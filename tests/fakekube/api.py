@@ -301,20 +301,20 @@ class Api:
         meta["name"] = t.name
         meta.pop("managedFields", None)
         strict.check(t.res, cfg, q, apply=True)
-        key = (t.res.key, t.ns if t.res.namespaced else "", t.name, manager)
         live = self.store.find(t.res, t.ns, t.name)
         force = q.get("force") in ("true", "1")
         if live is None:
             if t.sub:
                 raise errors.not_found(t.res.group, t.res.plural, t.name)
             body = copy.deepcopy(cfg)
-            body["metadata"]["managedFields"] = managed.apply_fields(
+            body["metadata"]["managedFields"], _ = managed.apply_fields(
                 None, cfg, manager, t.res.api_version, force
             )
             obj, code = self.store.create(t.res, t.ns, body, dry_run=_dry(q)), 201
         else:
-            fields = managed.apply_fields(live, cfg, manager, t.res.api_version, force)
-            merged = patch.apply_config(live, self.store.applied.get(key), cfg)
+            fields, removed = managed.apply_fields(live, cfg, manager, t.res.api_version, force)
+            merged = patch.strategic_merge(live, cfg)
+            managed.prune(merged, removed)
             merged["metadata"]["managedFields"] = fields
             merged["metadata"]["resourceVersion"] = (
                 meta.get("resourceVersion") or live["metadata"]["resourceVersion"]
@@ -323,8 +323,6 @@ class Api:
                 t.res, t.ns, t.name, merged, subresource=t.sub, dry_run=_dry(q)
             )
             code = 200
-        if not _dry(q):
-            self.store.applied[key] = copy.deepcopy(cfg)
         return obj, code
 
     async def _scale(self, request: web.Request, t: Target) -> web.Response:

@@ -180,8 +180,11 @@ def _conflict_error(conflicts: list[tuple[Obj, Path]]) -> ApiError:
 
 def apply_fields(
     live: Obj | None, config: Obj, manager: str, api_version: str, force: bool
-) -> list[Obj]:
-    """New managedFields after ``manager`` applies ``config``; 409 on conflicts unless forced."""
+) -> tuple[list[Obj], set[Path]]:
+    """New managedFields after ``manager`` applies ``config``; 409 on conflicts unless forced.
+
+    Also the paths to remove from the object: what this manager applied before, applies no
+    more, and no other manager owns (a real server prunes exactly those)."""
     entries = list(((live or {}).get("metadata") or {}).get("managedFields") or [])
     cfg = leaves(config)
     mine = set(cfg)
@@ -207,11 +210,29 @@ def apply_fields(
             entry = dict(entry, fieldsV1=to_fields(left))
         if left:
             out.append(entry)
-    if previous is not None and from_fields(previous.get("fieldsV1") or {}) == mine:
+    before = from_fields(previous.get("fieldsV1") or {}) if previous is not None else set()
+    others = set().union(*(from_fields(e.get("fieldsV1") or {}) for e in out))
+    removed = before - mine - others
+    if previous is not None and before == mine:
         mine_entry = previous
     else:
         mine_entry = _entry(manager, "Apply", api_version, mine)
-    return [mine_entry, *out] if mine else out
+    return ([mine_entry, *out] if mine else out), removed
+
+
+def prune(obj: Obj, removed: set[Path]) -> None:
+    """Delete the given leaf paths (and list items whose ``.`` is given) from ``obj``."""
+    # whole list items first (their key fields are among the leaves), then deepest leaves
+    for path in sorted(removed, key=lambda p: (p[-1] != ".", -len(p))):
+        if path[-1] == ".":
+            items = value_at(obj, path[:-2])
+            item = value_at(obj, path[:-1])
+            if isinstance(items, list) and item is not _MISSING:
+                items[:] = [i for i in items if i is not item]
+            continue
+        parent = value_at(obj, path[:-1]) if len(path) > 1 else obj
+        if isinstance(parent, dict) and path[-1].startswith("f:"):
+            parent.pop(path[-1][2:], None)
 
 
 def update_fields(old: Obj | None, new: Obj, manager: str, api_version: str) -> list[Obj]:

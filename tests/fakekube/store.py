@@ -70,7 +70,6 @@ class Store:
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self.watchers: set[Watcher] = set()
         self.listeners: list[Callable[[Event], None]] = []
-        self.applied: dict[tuple[Key, str, str, str], Obj] = {}
         self.compacted_rv = 0
 
     def compact(self) -> int:
@@ -263,9 +262,6 @@ class Store:
         if current is None:
             return obj
         gone = self._commit(res, copy.deepcopy(current), "DELETED", current)
-        self.applied = {
-            k: v for k, v in self.applied.items() if k[:3] != (res.key, *_ns_name(current))
-        }
         uid = current["metadata"]["uid"]
         for dep_res, dep in self._dependents(uid):
             if propagation == "Orphan":

@@ -466,3 +466,18 @@ def test_api_answers_carry_the_api_servers_headers(http: Http, namespace: str) -
         assert ans.headers["content-type"] == "application/json"
         assert ans.headers["cache-control"] == "no-cache, private"
         assert ans.headers["audit-id"] and ans.headers["x-kubernetes-pf-flowschema-uid"]
+
+
+def test_reapply_prunes_what_only_this_manager_owned(http: Http, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/configmaps/pruned"
+    apply(http, path, cm(namespace, "pruned", a="1", b="2", c="3"), "loopdev")
+    patched = http(
+        "PATCH",
+        f"{path}?fieldManager=kubectl-edit",
+        {"data": {"b": "changed"}},
+        {"Content-Type": "application/merge-patch+json"},
+    )
+    entries = {(f["manager"], f["operation"]) for f in js(patched)["metadata"]["managedFields"]}
+    assert entries == {("loopdev", "Apply"), ("kubectl-edit", "Update")}
+    again = apply(http, path, cm(namespace, "pruned", a="1"), "loopdev", force=True)
+    assert js(again)["data"] == {"a": "1", "b": "changed"}  # c pruned; b is kubectl-edit's
