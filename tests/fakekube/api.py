@@ -15,12 +15,13 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, patch, tables
+from . import discovery, errors, kubeproto, managed, negotiate, patch, strict, tables
 from .errors import ApiError
+from .headers import api_headers
 from .resources import Resource
 from .selectors import field_selector, label_selector
 from .store import Store
-from .watch import serve_watch
+from .watch import serve_watch, too_old
 
 PodHandler = Callable[[web.Request, dict[str, Any]], Awaitable[web.StreamResponse]]
 
@@ -34,7 +35,33 @@ class Target:
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(body), status=status, content_type="application/json")
+    """``Content-Type: application/json`` without a charset, as the real server sends it."""
+    headers = {**api_headers(), "Content-Type": "application/json"}
+    return web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
+
+
+def page_not_found() -> web.Response:
+    """What the real server's mux answers for a group/version it does not serve (discovery#11)."""
+    return web.Response(
+        status=404,
+        text="404 page not found\n",
+        headers={
+            **api_headers(),
+            "Content-Type": "text/plain; charset=utf-8",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+NOT_FOUND = "the server could not find the requested resource"
+
+
+def partial(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"],
+    }
 
 
 def success_status(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +72,7 @@ def success_status(res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         "status": "Success",
         "details": {
             "name": obj["metadata"]["name"],
-            "group": res.group,
+            **({"group": res.group} if res.group else {}),
             "kind": res.plural,
             "uid": obj["metadata"]["uid"],
         },
@@ -67,30 +94,42 @@ class Api:
     async def _route(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
         reg = self.store.registry
-        if parts[0] == "api":
-            if len(parts) == 1:
+        accept = request.headers.get("Accept", "")
+        if len(parts) == 1:
+            legacy = parts[0] == "api"
+            if negotiate.discovery_kind(accept) == "aggregated":
+                return negotiate.etagged(
+                    request, discovery.aggregated(reg, legacy), negotiate.AGGREGATED
+                )
+            if legacy:
                 return json_response(discovery.api_versions(request.host))
+            return json_response(discovery.api_groups(reg))
+        if parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]
         else:
-            if len(parts) == 1:
-                return json_response(discovery.api_groups(reg))
             if len(parts) == 2:
                 doc = discovery.api_group(reg, parts[1])
-                return self._doc_or_404(doc, request.path)
+                return page_not_found() if doc is None else json_response(doc)
             group, version, rest = parts[1], parts[2], parts[3:]
+        gv_doc = discovery.resource_list(reg, group, version)
+        if gv_doc is None:
+            return page_not_found()
         if not rest:
-            return self._doc_or_404(discovery.resource_list(reg, group, version), request.path)
+            negotiate.check_acceptable(accept)
+            return json_response(gv_doc)
         ns = ""
         if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
             ns, rest = rest[1], rest[2:]
         res = reg.lookup(group, version, rest[0])
         if res is None or len(rest) > 3:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise ApiError(404, "NotFound", NOT_FOUND, {})
         name = rest[1] if len(rest) > 1 else ""
         sub = rest[2] if len(rest) > 2 else ""
         if sub and sub not in res.subresources:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise ApiError(404, "NotFound", NOT_FOUND, {})
         target = Target(res, ns, name, sub)
+        if sub not in self.pod_handlers:
+            negotiate.check_acceptable(accept)
         if not name:
             return await self._collection(request, target)
         return await self._item(request, target)
@@ -119,22 +158,49 @@ class Api:
                     pred,
                     tables.wants_table(request.headers.get("Accept", "")),
                 )
+            if q.get("resourceVersionMatch") == "Exact" and too_old(
+                self.store, q.get("resourceVersion", "")
+            ):
+                raise ApiError(
+                    410, "Expired", "The resourceVersion for the provided list is too old."
+                )
             items = self.store.list(t.res, ns, pred)
-            if tables.wants_table(request.headers.get("Accept", "")):
-                return json_response(tables.table(t.res.kind, items, str(self.store.rv)))
+            accept = request.headers.get("Accept", "")
+            rv = str(self.store.rv)
+            if tables.wants_table(accept):
+                return json_response(tables.table(t.res.kind, items, rv))
+            if negotiate.wants_as(accept, "PartialObjectMetadataList"):
+                return json_response(
+                    {
+                        "kind": "PartialObjectMetadataList",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": {"resourceVersion": rv},
+                        "items": [partial(o) for o in items] or None,
+                    }
+                )
             return json_response(
                 {
                     "kind": f"{t.res.kind}List",
                     "apiVersion": t.res.api_version,
-                    "metadata": {"resourceVersion": str(self.store.rv)},
+                    "metadata": {"resourceVersion": rv},
                     "items": items,
                 }
             )
         if request.method == "POST":
-            body = await _read_body(request)
+            body = await _read_body(request, t.res)
             if not t.res.namespaced and t.ns:
                 raise errors.bad_request("cluster-scoped resource in a namespace path")
+            body_ns = (body.get("metadata") or {}).get("namespace")
+            if t.res.namespaced and body_ns and body_ns != t.ns:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
             _check_kind(t.res, body)
+            strict.check(t.res, body, q)
+            body.setdefault("metadata", {})["managedFields"] = managed.update_fields(
+                None, body, _manager(request), t.res.api_version
+            )
             obj = self.store.create(t.res, t.ns, body, dry_run=_dry(q))
             return json_response(obj, 201)
         if request.method == "DELETE":
@@ -165,27 +231,35 @@ class Api:
         m = request.method
         if m == "GET":
             obj = self.store.get(t.res, t.ns, t.name)
-            if tables.wants_table(request.headers.get("Accept", "")) and not t.sub:
+            accept = request.headers.get("Accept", "")
+            if tables.wants_table(accept) and not t.sub:
                 return json_response(tables.table(t.res.kind, [obj], str(self.store.rv)))
+            if negotiate.wants_as(accept, "PartialObjectMetadata") and not t.sub:
+                return json_response(partial(obj))
             return json_response(obj)
         if m == "PUT":
-            body = await _read_body(request)
+            body = await _read_body(request, t.res)
             _check_kind(t.res, body)
+            strict.check(t.res, body, request.query)
+            live = self.store.get(t.res, t.ns, t.name)
+            _track_update(request, t, live, body)
             obj = self.store.replace(
                 t.res, t.ns, t.name, body, subresource=t.sub, dry_run=_dry(request.query)
             )
             return json_response(obj)
         if m == "PATCH":
-            return json_response(await self._patch(request, t))
+            obj, code = await self._patch(request, t)
+            return json_response(obj, code)
         if m == "DELETE":
             opts = await _delete_options(request)
             obj = self.store.delete(t.res, t.ns, t.name, **opts)
-            if obj["metadata"].get("deletionTimestamp") and t.res.kind in ("Pod", "Namespace"):
+            # kubectl#129-#132, #139, pyclient#19: these kinds answer with the object itself
+            if t.res.key in RETURNS_OBJECT:
                 return json_response(obj)
             return json_response(success_status(t.res, obj))
         raise ApiError(405, "MethodNotAllowed", f"{m} is not supported")
 
-    async def _patch(self, request: web.Request, t: Target) -> dict[str, Any]:
+    async def _patch(self, request: web.Request, t: Target) -> tuple[dict[str, Any], int]:
         ctype = request.content_type
         raw = await request.read()
         q = request.query
@@ -205,9 +279,13 @@ class Api:
                 "UnsupportedMediaType",
                 f"the body of the request was in an unknown format: {ctype}",
             )
-        return self.store.replace(t.res, t.ns, t.name, new, subresource=t.sub, dry_run=_dry(q))
+        _track_update(request, t, live, new)
+        obj = self.store.replace(t.res, t.ns, t.name, new, subresource=t.sub, dry_run=_dry(q))
+        return obj, 200
 
-    def _apply(self, t: Target, cfg: Any, q: Any) -> dict[str, Any]:
+    def _apply(self, t: Target, cfg: Any, q: Any) -> tuple[dict[str, Any], int]:
+        """Server-side apply: 201 when it creates (kubectl#8-#11), 409 on another manager's
+        fields unless ``force`` (kubectl#29/#30), managedFields kept per manager."""
         manager = q.get("fieldManager")
         if not manager:
             raise errors.bad_request("PATCH with apply requires a fieldManager query parameter")
@@ -221,23 +299,31 @@ class Api:
                 f"match the name on the URL ({t.name})"
             )
         meta["name"] = t.name
-        key = (t.res.key, t.ns if t.res.namespaced else "", t.name, manager)
+        meta.pop("managedFields", None)
+        strict.check(t.res, cfg, q, apply=True)
         live = self.store.find(t.res, t.ns, t.name)
+        force = q.get("force") in ("true", "1")
         if live is None:
             if t.sub:
                 raise errors.not_found(t.res.group, t.res.plural, t.name)
-            obj = self.store.create(t.res, t.ns, cfg, dry_run=_dry(q))
+            body = copy.deepcopy(cfg)
+            body["metadata"]["managedFields"], _ = managed.apply_fields(
+                None, cfg, manager, t.res.api_version, force
+            )
+            obj, code = self.store.create(t.res, t.ns, body, dry_run=_dry(q)), 201
         else:
-            merged = patch.apply_config(live, self.store.applied.get(key), cfg)
+            fields, removed = managed.apply_fields(live, cfg, manager, t.res.api_version, force)
+            merged = patch.strategic_merge(live, cfg)
+            managed.prune(merged, removed)
+            merged["metadata"]["managedFields"] = fields
             merged["metadata"]["resourceVersion"] = (
                 meta.get("resourceVersion") or live["metadata"]["resourceVersion"]
             )
             obj = self.store.replace(
                 t.res, t.ns, t.name, merged, subresource=t.sub, dry_run=_dry(q)
             )
-        if not _dry(q):
-            self.store.applied[key] = copy.deepcopy(cfg)
-        return obj
+            code = 200
+        return obj, code
 
     async def _scale(self, request: web.Request, t: Target) -> web.Response:
         obj = self.store.get(t.res, t.ns, t.name)
@@ -261,6 +347,32 @@ class Api:
         )
 
 
+RETURNS_OBJECT = {("", "pods"), ("", "services"), ("", "namespaces")}
+
+
+def _manager(request: web.Request) -> str:
+    return request.query.get("fieldManager") or managed.default_manager(
+        request.headers.get("User-Agent", "")
+    )
+
+
+def _track_update(request: web.Request, t: Target, live: dict[str, Any], new: Any) -> None:
+    """A PUT/PATCH by a manager owns what it changed (status writes are not tracked)."""
+    if not isinstance(new, dict):
+        return
+    meta = new.setdefault("metadata", {})
+    if t.sub:
+        meta["managedFields"] = copy.deepcopy(live["metadata"].get("managedFields"))
+        if meta["managedFields"] is None:
+            meta.pop("managedFields")
+        return
+    fields = managed.update_fields(live, new, _manager(request), t.res.api_version)
+    if fields:
+        meta["managedFields"] = fields
+    else:
+        meta.pop("managedFields", None)
+
+
 def _dry(q: Any) -> bool:
     return "All" in q.getall("dryRun", [])
 
@@ -279,20 +391,25 @@ def _parse(raw: bytes, yaml_ok: bool = False) -> Any:
         raise errors.bad_request(f"error decoding body: {exc}") from exc
 
 
-def _check_content_type(request: web.Request) -> None:
-    """Only JSON/YAML bodies: protobuf (kubectl's typed clients) gets 415, as CBOR would."""
-    if "protobuf" in request.content_type or "cbor" in request.content_type:
-        raise ApiError(
-            415,
-            "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media "
-            f"types include: application/json, application/yaml "
-            f"(got {request.content_type})",
-        )
+def _unsupported(ctype: str) -> ApiError:
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"application/json, application/yaml, application/vnd.kubernetes.protobuf ({ctype})",
+    )
 
 
-async def _read_body(request: web.Request) -> dict[str, Any]:
-    _check_content_type(request)
+async def _read_body(request: web.Request, res: Resource) -> dict[str, Any]:
+    """JSON/YAML bodies, and protobuf for the kinds kubectl creates typed (kubectl#2/#93/#94)."""
+    ctype = request.content_type
+    if ctype == "application/vnd.kubernetes.protobuf":
+        try:
+            return kubeproto.decode(await request.read())
+        except kubeproto.Unsupported as exc:
+            raise _unsupported(ctype) from exc
+    if "protobuf" in ctype or "cbor" in ctype:
+        raise _unsupported(ctype)
     body = _parse(await request.read(), yaml_ok=True)
     if not isinstance(body, dict):
         raise errors.bad_request("request body must be a JSON object")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from typing import Any
@@ -40,8 +41,21 @@ def _pod_spec_defaults(spec: dict[str, Any], restart: str = "Always") -> None:
                 p.setdefault("protocol", "TCP")
 
 
+def _secret_defaults(obj: dict[str, Any]) -> None:
+    """stringData is write-only: the server folds it into data (base64) and drops it."""
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = dict(obj.get("data") or {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        obj["data"] = data
+    obj.setdefault("type", "Opaque")
+
+
 def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
     kind, spec = res.kind, obj.get("spec")
+    if kind == "Secret" and res.group == "":
+        _secret_defaults(obj)
     if kind == "Pod" and isinstance(spec, dict):
         _pod_spec_defaults(spec)
         obj.setdefault("status", {}).setdefault("phase", "Pending")
@@ -103,8 +117,13 @@ def apply_defaults(res: Resource, obj: dict[str, Any]) -> None:
         for p in spec.get("ports", []) or []:
             p.setdefault("protocol", "TCP")
             p.setdefault("targetPort", p.get("port"))
-    elif kind == "Namespace":
-        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+    elif kind == "Namespace":  # as loopdev-get#50 / kubectl#139 show it
+        ns_spec = obj.setdefault("spec", {})
+        if isinstance(ns_spec, dict):
+            ns_spec.setdefault("finalizers", ["kubernetes"])
+        meta = obj.setdefault("metadata", {})
+        labels = meta.get("labels") or {}
+        meta["labels"] = {**labels, "kubernetes.io/metadata.name": meta.get("name", "")}
         obj.setdefault("status", {}).setdefault("phase", "Active")
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .resources import Registry
+from .resources import Registry, Resource
 
 VERSION = {
     "major": "1",
@@ -55,4 +55,59 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
         "apiVersion": "v1",
         "groupVersion": f"{group}/{version}" if group else version,
         "resources": [entry for r in resources for entry in r.discovery()],
+    }
+
+
+def _aggregated_resource(res: Resource) -> dict[str, Any]:
+    kind = {"group": "", "version": "", "kind": res.kind}
+    entry: dict[str, Any] = {
+        "resource": res.plural,
+        "responseKind": kind,
+        "scope": "Namespaced" if res.namespaced else "Cluster",
+        "singularResource": res.singular,
+        "verbs": list(res.verbs),
+    }
+    if res.short_names:
+        entry["shortNames"] = list(res.short_names)
+    if res.categories:
+        entry["categories"] = list(res.categories)
+    subs = [e for e in res.discovery()[1:]]
+    if subs:
+        entry["subresources"] = [
+            {
+                "subresource": e["name"].split("/", 1)[1],
+                "responseKind": {"group": "", "version": "", "kind": e["kind"]},
+                "verbs": e["verbs"],
+            }
+            for e in subs
+        ]
+    return entry
+
+
+def aggregated(registry: Registry, legacy: bool) -> dict[str, Any]:
+    """``APIGroupDiscoveryList`` v2beta1 (what a 1.28 server answers kubectl#5/#6) for /api or
+    /apis, from the live registry."""
+    items = []
+    for group, versions in registry.groups().items():
+        if (group == "") != legacy:
+            continue
+        meta: dict[str, Any] = {"creationTimestamp": None}
+        if group:
+            meta["name"] = group
+        vers = []
+        for version in versions:
+            resources = [r for r in registry.all() if r.group == group and r.version == version]
+            vers.append(
+                {
+                    "version": version,
+                    "resources": [_aggregated_resource(r) for r in resources],
+                    "freshness": "Current",
+                }
+            )
+        items.append({"metadata": meta, "versions": vers})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2beta1",
+        "metadata": {},
+        "items": items,
     }

@@ -61,3 +61,29 @@ def root_doc(registry: Registry) -> dict[str, Any]:
         digest = hashlib.sha256(json.dumps(group_doc(registry, gv), sort_keys=True).encode())
         out[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest.hexdigest()[:32]}"}
     return {"paths": out}
+
+
+def v2_doc(registry: Registry) -> dict[str, Any]:
+    """A Swagger 2.0 document with every path (no schemas), for clients that fetch v2."""
+    paths: dict[str, Any] = {}
+    for res in registry.all():
+        for path, ops in _paths(res).items():
+            paths[path] = {
+                verb: {k: v for k, v in op.items() if k != "parameters"} for verb, op in ops.items()
+            }
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "paths": dict(sorted(paths.items())),
+        "definitions": {},
+    }
+
+
+def root_paths(registry: Registry) -> dict[str, Any]:
+    """``GET /``: every served path, like the real server (discovery#13)."""
+    out = {"/api", "/api/v1", "/apis", "/apis/", "/healthz", "/livez", "/readyz", "/version"}
+    out |= {"/openapi/v2", "/openapi/v3", "/openapi/v3/"}
+    for res in registry.all():
+        if res.group:
+            out |= {f"/apis/{res.group}", f"/apis/{res.group}/{res.version}"}
+    return {"paths": sorted(out)}

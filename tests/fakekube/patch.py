@@ -2,8 +2,8 @@
 
 Strategic merge is approximated: lists of objects whose items carry a known merge key
 (``name``, ``containerPort``, ``mountPath``...) merge item by item; other lists replace.
-Server-side apply merges the applied config into the live object with the config winning,
-and removes fields that the same manager applied before but no longer sets.
+Server-side apply merges the applied config into the live object with the config winning
+(``managed.py`` tracks ownership and prunes what a manager stopped applying).
 """
 
 from __future__ import annotations
@@ -85,43 +85,3 @@ def json_patch(target: dict[str, Any], ops: Any) -> dict[str, Any]:
         raise ApiError(
             422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
         ) from exc
-
-
-def prune_unapplied(live: Any, old: Any, new: Any) -> Any:
-    """Remove from ``live`` what ``old`` (previous apply) set and ``new`` no longer sets."""
-    if isinstance(live, dict) and isinstance(old, dict):
-        out = dict(live)
-        new_d = new if isinstance(new, dict) else {}
-        for key, old_val in old.items():
-            if key not in out:
-                continue
-            if key not in new_d:
-                out.pop(key)
-            else:
-                out[key] = prune_unapplied(out[key], old_val, new_d[key])
-        return out
-    if isinstance(live, list) and isinstance(old, list) and isinstance(new, list):
-        key = _merge_key(old + new) if (old or new) else None
-        if key is None:
-            return live
-        new_keys = {i.get(key): i for i in new}
-        old_keys = {i.get(key): i for i in old}
-        kept = []
-        for item in live:
-            k = item.get(key) if isinstance(item, dict) else None
-            if k in old_keys and k not in new_keys:
-                continue
-            if k in old_keys and k in new_keys:
-                item = prune_unapplied(item, old_keys[k], new_keys[k])
-            kept.append(item)
-        return kept
-    return live
-
-
-def apply_config(
-    live: dict[str, Any], old_applied: dict[str, Any] | None, applied: dict[str, Any]
-) -> dict[str, Any]:
-    """Server-side apply for one manager: prune its dropped fields, then merge its config."""
-    base = prune_unapplied(live, old_applied, applied) if old_applied else live
-    merged: dict[str, Any] = strategic_merge(base, applied)
-    return merged

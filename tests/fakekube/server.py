@@ -17,11 +17,12 @@ from aiohttp import web
 
 from tests.support.images import ensure_busybox_image
 
-from . import openapi
-from .api import Api, json_response
+from . import kubeproto, openapi
+from .api import Api, json_response, page_not_found
 from .controllers import Controllers
 from .errors import ApiError
 from .kubelet import Kubelet, KubeletConfig
+from .negotiate import etagged, last_modified
 from .requestlog import RequestLog
 from .resources import Registry
 from .rootca import RootCaPublisher
@@ -129,6 +130,8 @@ class FakeKube:
         app.router.add_get("/version/", self._version)
         for probe in ("/healthz", "/readyz", "/livez"):
             app.router.add_get(probe, _ok)
+        app.router.add_get("/", self._root_paths)
+        app.router.add_get("/openapi/v2", self._openapi_v2)
         app.router.add_get("/openapi/v3", self._openapi_root)
         app.router.add_get("/openapi/v3/{gv:.*}", self._openapi_group)
         app.router.add_route("*", "/api{tail:.*}", api.handle)
@@ -144,8 +147,24 @@ class FakeKube:
     async def _version(self, _request: web.Request) -> web.Response:
         return web.Response(text=json.dumps(self.version.info()), content_type="application/json")
 
-    async def _openapi_root(self, _request: web.Request) -> web.Response:
-        return json_response(openapi.root_doc(self.registry))
+    async def _openapi_root(self, request: web.Request) -> web.Response:
+        # kubectl#3/#21: text/plain with Last-Modified, which kubectl revalidates (304)
+        doc = openapi.root_doc(self.registry)
+        return last_modified(request, doc, "text/plain; charset=utf-8")
+
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        accept = request.headers.get("Accept", "*/*")
+        if "protobuf" in accept and "json" not in accept:  # kubectl 1.28 (dispatcher#6)
+            return web.Response(
+                body=kubeproto.openapi_v2_document("Kubernetes", self.version.git_version),
+                headers={
+                    "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+                },
+            )
+        return etagged(request, openapi.v2_doc(self.registry), "application/json")
+
+    async def _root_paths(self, _request: web.Request) -> web.Response:
+        return json_response(openapi.root_paths(self.registry))
 
     async def _openapi_group(self, request: web.Request) -> web.Response:
         doc = openapi.group_doc(self.registry, request.match_info["gv"])
@@ -197,8 +216,7 @@ class FakeKube:
 
 
 async def _not_found(_request: web.Request) -> web.Response:
-    err = ApiError(404, "NotFound", "the server could not find the requested resource")
-    return json_response(err.status(), 404)
+    return page_not_found()
 
 
 async def _ok(_request: web.Request) -> web.Response:

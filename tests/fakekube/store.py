@@ -25,6 +25,7 @@ Obj = dict[str, Any]
 HISTORY = 20000
 Dependents = list[tuple[Resource, Obj]]  # alias: Store.list shadows list in the class
 CRD_KEY = ("apiextensions.k8s.io", "customresourcedefinitions")
+NO_GENERATION = {("", "namespaces"), ("", "services")}  # kubectl#28/#139: none on the wire
 
 
 def now_iso() -> str:
@@ -69,7 +70,6 @@ class Store:
         self.history: deque[Event] = deque(maxlen=HISTORY)
         self.watchers: set[Watcher] = set()
         self.listeners: list[Callable[[Event], None]] = []
-        self.applied: dict[tuple[Key, str, str, str], Obj] = {}
         self.compacted_rv = 0
 
     def compact(self) -> int:
@@ -168,7 +168,7 @@ class Store:
             raise errors.already_exists(res.group, res.plural, meta["name"])
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
-        if "spec" in obj or res not in BUILTIN:
+        if ("spec" in obj and res.key not in NO_GENERATION) or res not in BUILTIN:
             meta["generation"] = 1
         if dry_run:
             meta["resourceVersion"] = str(self.rv)
@@ -262,9 +262,6 @@ class Store:
         if current is None:
             return obj
         gone = self._commit(res, copy.deepcopy(current), "DELETED", current)
-        self.applied = {
-            k: v for k, v in self.applied.items() if k[:3] != (res.key, *_ns_name(current))
-        }
         uid = current["metadata"]["uid"]
         for dep_res, dep in self._dependents(uid):
             if propagation == "Orphan":

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from . import tables
+from .headers import api_headers
 from .resources import Resource
 from .store import Event, Store, Watcher
 
@@ -50,16 +51,30 @@ class Encoder:
         return (json.dumps({"type": type_, "object": obj}, separators=(",", ":")) + "\n").encode()
 
 
-def _gone(rv: str) -> dict[str, Any]:
+def _gone(rv: str, oldest: int) -> dict[str, Any]:
+    """The single ERROR event a too-old watch gets before the server ends it (kubectl#120)."""
     return {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
         "status": "Failure",
-        "message": f"too old resource version: {rv}",
+        "message": f"too old resource version: {rv} ({oldest})",
         "reason": "Expired",
         "code": 410,
     }
+
+
+def oldest_rv(store: Store) -> int:
+    """The oldest resourceVersion a watch can still resume from (etcd's compaction point)."""
+    first = store.history[0].rv - 1 if store.history else store.rv
+    return max(first, store.compacted_rv)
+
+
+def too_old(store: Store, rv: str) -> bool:
+    """rv=1 (kubectl#120-#122) and anything before the kept history is too old; 0/'' mean any."""
+    if rv in ("", "0"):
+        return False
+    return not rv.isdigit() or int(rv) < oldest_rv(store)
 
 
 def _initial(
@@ -68,11 +83,9 @@ def _initial(
     """Events owed before live ones; None means the resourceVersion is too old (410)."""
     if rv in ("", "0"):
         return [enc.line("ADDED", o) for o in store.list(res, ns, pred)]
-    since = int(rv) if rv.isdigit() else -1
-    oldest = store.history[0].rv if store.history else store.rv + 1
-    full = len(store.history) == store.history.maxlen
-    if since < 0 or since < store.compacted_rv or (full and since < oldest - 1):
+    if too_old(store, rv):
         return None
+    since = int(rv)
     out = []
     for ev in store.history:
         if (
@@ -101,10 +114,11 @@ async def serve_watch(
     enc = Encoder(res.kind if as_table else "")
     initial = _initial(store, res, ns_filter, pred, q.get("resourceVersion", ""), enc)
     if initial is None:
-        initial, deadline = [enc.line("ERROR", _gone(q.get("resourceVersion", "")))], 0.0
+        gone = _gone(q.get("resourceVersion", ""), oldest_rv(store))
+        initial, deadline = [enc.line("ERROR", gone)], 0.0
     watcher = Watcher(res.key, ns_filter)
     store.watchers.add(watcher)
-    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp = web.StreamResponse(headers={**api_headers(), "Content-Type": "application/json"})
     try:
         resp.enable_chunked_encoding()
         await resp.prepare(request)

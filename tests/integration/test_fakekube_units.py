@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fakekube import managed
 from tests.fakekube.controllers import template_hash
 from tests.fakekube.errors import ApiError
-from tests.fakekube.patch import apply_config, json_patch, merge_patch, strategic_merge
+from tests.fakekube.patch import json_patch, merge_patch, strategic_merge
 from tests.fakekube.podstatus import ContainerState, compose, phase_of
 from tests.fakekube.resources import Registry
 from tests.fakekube.selectors import field_selector, label_selector
@@ -49,24 +50,34 @@ def test_json_patch_and_its_422() -> None:
 
 
 def test_apply_prunes_only_fields_the_manager_dropped() -> None:
-    old_cfg = {"spec": {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}], "x": 1}}
+    """What one manager stops applying goes, unless another manager owns it too."""
+    env = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    old_cfg = {"spec": {"env": env, "x": 1, "shared": "s"}}
+    fields, _ = managed.apply_fields(None, old_cfg, "loopdev", "v1", False)
+    other, _ = managed.apply_fields(
+        {"metadata": {"managedFields": fields}, **old_cfg},
+        {"spec": {"shared": "s", "env": [{"name": "OTHER", "value": "kept"}]}},
+        "other",
+        "v1",
+        False,
+    )
     live = {
+        "metadata": {"managedFields": other},
         "spec": {
-            "env": [
-                {"name": "A", "value": "1"},
-                {"name": "B", "value": "2"},
-                {"name": "OTHER", "value": "kept"},
-            ],
+            "env": [*env, {"name": "OTHER", "value": "kept"}],
             "x": 1,
+            "shared": "s",
             "defaulted": True,
-        }
+        },
     }
     new_cfg = {"spec": {"env": [{"name": "A", "value": "3"}]}}
-    assert apply_config(live, old_cfg, new_cfg) == {
-        "spec": {
-            "env": [{"name": "A", "value": "3"}, {"name": "OTHER", "value": "kept"}],
-            "defaulted": True,
-        }
+    _, removed = managed.apply_fields(live, new_cfg, "loopdev", "v1", True)
+    merged = strategic_merge(live, new_cfg)
+    managed.prune(merged, removed)
+    assert merged["spec"] == {
+        "env": [{"name": "A", "value": "3"}, {"name": "OTHER", "value": "kept"}],
+        "shared": "s",
+        "defaulted": True,
     }
 
 
