@@ -1,6 +1,7 @@
 """The port-forward reconciler: one listener per forward in the loopfile, each following
 the resource's current Ready pod through a pod watch (never polling), with the state of
-every forward published in the resource's ``forwards``.
+every forward published in the resource's ``forwards``. An idle forward is dialled again
+only when its pod's object or the cluster's reachability changes.
 
 Ctrl-C (cancelling this reconciler) closes every listener and relayed connection within
 about a second and leaves the cluster untouched.
@@ -35,6 +36,7 @@ class PortForwardReconciler:
     def __init__(self, wire: Any = None) -> None:
         self._wire = wire  # a KubeWire-like object (tests inject one)
         self.forwarders: dict[str, list[Forwarder]] = {}
+        self._reachable: bool | None = None
 
     async def run(self, ctx: SessionContext) -> None:
         wanted = [r for r in ctx.config.resources.values() if r.port_forwards]
@@ -45,6 +47,7 @@ class PortForwardReconciler:
         if wire is None:
             wire = await KubeWire.connect(ctx.kube_context or None, os.environ.get("KUBECONFIG"))
         ctx.store.subscribe(lambda state, batch: self._publish_all(ctx, state, batch))
+        ctx.store.subscribe(lambda _state, batch: self._on_reachability(batch))
         tasks: list[asyncio.Task[None]] = []
         try:
             for res in wanted:
@@ -80,6 +83,7 @@ class PortForwardReconciler:
     ) -> None:
         """Move every forward of ``res`` to its current Ready pod on each pod change."""
         current: str | None = None
+        version = ""  # of the current pod's object: a change (restart, readiness) re-checks
         known: set[str] = set()
         # aclosing: a cancelled session must release the watch's HTTP connection right away.
         async with contextlib.aclosing(self._pod_sets(ctx, wire, res)) as pod_sets:
@@ -91,8 +95,11 @@ class PortForwardReconciler:
                 known = names
                 pod = choose_pod(pods, current)
                 current = pod["metadata"]["name"] if pod is not None else None
+                now = str((pod or {}).get("metadata", {}).get("resourceVersion", ""))
                 for spec, fwd in zip(res.port_forwards, fwds, strict=True):
-                    _retarget(fwd, ctx.namespace, pod, spec.remote)
+                    if not _retarget(fwd, ctx.namespace, pod, spec.remote) and now != version:
+                        fwd.reverify()
+                version = now
 
     async def _pod_sets(
         self, ctx: SessionContext, wire: Any, res: Resource
@@ -119,6 +126,14 @@ class PortForwardReconciler:
         finally:
             unsubscribe()
 
+    def _on_reachability(self, batch: Sequence[a.Action]) -> None:
+        """The cluster came back or went away: check every forward once."""
+        for act in batch:
+            if isinstance(act, a.ClusterReachability) and act.reachable != self._reachable:
+                first, self._reachable = self._reachable is None, act.reachable
+                for fwd in () if first else (f for v in self.forwarders.values() for f in v):
+                    fwd.reverify()
+
     def _publish_all(
         self, ctx: SessionContext, state: EngineState, batch: Sequence[a.Action]
     ) -> None:
@@ -140,13 +155,12 @@ class PortForwardReconciler:
 
 def _retarget(
     fwd: Forwarder, namespace: str, pod: Mapping[str, Any] | None, remote: int | str
-) -> None:
+) -> bool:
+    """Point ``fwd`` at ``pod``; True when its target changed."""
     if pod is None:
-        fwd.set_target(None)
-        return
+        return fwd.set_target(None)
     try:
         port = resolve_port(pod, remote)
     except PortNotFound as err:
-        fwd.set_target(None, problem=str(err))
-        return
-    fwd.set_target(Target(namespace, pod["metadata"]["name"], port))
+        return fwd.set_target(None, problem=str(err))
+    return fwd.set_target(Target(namespace, pod["metadata"]["name"], port))
