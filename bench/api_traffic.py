@@ -6,6 +6,9 @@ seconds; a watch, log follow or port-forward is counted once, when it opens):
 - ``loopdev up --no-tui``: start-up, one idle window (``--idle``, default 60 s; a shorter
   window is also printed scaled to a minute), one save that syncs, one save that rebuilds,
   a pod deletion (the Deployment replaces it and loopdev replays the synced files);
+- a replay that keeps failing: the last edit undone (so a rebuild reuses the deployed image),
+  then a pod of the project whose root filesystem is read-only (created through the fake's
+  store), counted for ``--failing`` seconds from its creation;
 - ``loopdev down``.
 The project is a busybox web server (Deployment + Service, one port-forward, live sync of
 ``app/``). The pod is deleted through the fake's store, so the deletion itself is not counted.
@@ -40,6 +43,7 @@ from tests.support.images import ensure_busybox_image  # noqa: E402
 
 NS = "traffic"
 STREAMS = ("exec", "attach", "portforward", "log")
+LOOPDEV_LABELS = ("loopdev.dev/", "app.kubernetes.io/managed-by")
 
 LOOPFILE = """\
 version: v1
@@ -223,6 +227,25 @@ def delete_pod(cluster: FakeCluster, name: str) -> None:
     cluster.call(delete)
 
 
+def add_read_only_pod(cluster: FakeCluster) -> str:
+    """A second pod like the Deployment's, but with a read-only root: every replay into it
+    fails the same way (tar cannot write /app)."""
+
+    def create() -> str:
+        store = cluster.kube.store
+        res = store.kind_of(("", "pods"))
+        [model] = [p for p in store.list(res, NS) if not p["metadata"].get("deletionTimestamp")]
+        spec = {"containers": [dict(c) for c in model["spec"]["containers"]]}
+        spec["containers"][0]["securityContext"] = {"readOnlyRootFilesystem": True}
+        labels = model["metadata"]["labels"]  # loopdev's, not the ReplicaSet's selector
+        mine = {k: v for k, v in labels.items() if k.startswith(LOOPDEV_LABELS)}
+        meta = {"name": "web-readonly", "labels": mine}
+        store.create(res, NS, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+        return "web-readonly"
+
+    return str(cluster.call(create))
+
+
 def run(args: argparse.Namespace, cluster: FakeCluster, root: Path) -> None:
     port = free_port()
     loopfile = write_project(root, port)
@@ -296,6 +319,20 @@ def run(args: argparse.Namespace, cluster: FakeCluster, root: Path) -> None:
         out.wait_for(lambda x: "replayed" in x, "the replay", first)
         ph.wait_quiet()
         ph.record("up: pod deleted, replaced, replayed", start)
+
+        # Undo the last edit: the files are the deployed image's again, so the rebuild a
+        # failed replay asks for reuses that image and nothing rolls out (the loop of the
+        # issue: replay fails, rebuild reused, replay again).
+        (root / "app" / "index.html").write_text("hello again\n")
+        first = len(out.lines)
+        out.wait_for(lambda x: "synced" in x, "the sync of the undo", first)
+        ph.wait_quiet()
+        start = ph.mark()
+        name = add_read_only_pod(cluster)
+        time.sleep(args.failing)
+        ph.record(f"up: replay keeps failing, {args.failing:g} s", start)
+        delete_pod(cluster, name)
+        ph.wait_quiet()
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -317,6 +354,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle `up`")
     parser.add_argument("--quiet", type=float, default=3.0, help="seconds without a request")
+    parser.add_argument("--failing", type=float, default=20.0, help="seconds of failing replay")
     args = parser.parse_args()
     client = docker.from_env()
     ensure_busybox_image(client)
