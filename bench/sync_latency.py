@@ -1,6 +1,7 @@
 """Save-to-visible-in-container latency of live update, against the fake cluster (pods are
 real busybox containers), through the whole path: watchfiles -> coalescer -> FilesChanged
--> planner -> one exec carrying a tar -> file in the container.
+-> planner -> one exec carrying a tar -> file in the container; and for a deleted file,
+save -> gone from the container.
 
 Visibility is checked by polling the container's own root filesystem (the overlay's merged
 directory, read from the host) every 1 ms. Also prints the floor of the fake cluster (a bare
@@ -100,6 +101,16 @@ async def wait_visible(path: Path, content: bytes, timeout: float = 10.0) -> flo
     raise TimeoutError(f"{path} never showed the new content")
 
 
+async def wait_gone(path: Path, timeout: float = 10.0) -> float:
+    """Poll every 1 ms; the monotonic time ``path`` is first gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not path.exists():
+            return time.monotonic()
+        await asyncio.sleep(0.001)
+    raise TimeoutError(f"{path} was never deleted")
+
+
 async def run(args: argparse.Namespace, cluster: FakeCluster, client: docker.DockerClient) -> None:
     root = Path(tempfile.mkdtemp(prefix="loopdev-syncbench-"))
     (root / "app").mkdir()
@@ -151,6 +162,18 @@ async def run(args: argparse.Namespace, cluster: FakeCluster, client: docker.Doc
             watch_lat.append((dispatched[0] - t0) * 1000)
         await asyncio.sleep(0.05 + random.random() * 0.1)
 
+    gone = []
+    for i in range(max(5, args.saves // 3)):
+        local = root / "app" / f"doomed-{i}.txt"
+        local.write_bytes(b"doomed\n")
+        await wait_visible(merged / "app" / local.name, b"doomed\n")
+        await asyncio.sleep(0.05 + random.random() * 0.1)
+        t0 = time.monotonic()
+        local.unlink()
+        t1 = await wait_gone(merged / "app" / local.name)
+        gone.append((t1 - t0) * 1000)
+        await asyncio.sleep(0.05 + random.random() * 0.1)
+
     batches, sync_only, batch_msgs = [], [], []
     for run_no in range(3):
         files = [
@@ -195,6 +218,10 @@ async def run(args: argparse.Namespace, cluster: FakeCluster, client: docker.Doc
     print(
         f"save -> visible in container (n={len(lat)}): p50 {pct(lat, 0.5):.0f} ms, "
         f"p95 {pct(lat, 0.95):.0f} ms, max {max(lat):.0f} ms, mean {statistics.mean(lat):.0f} ms"
+    )
+    print(
+        f"delete -> gone in container (n={len(gone)}): p50 {pct(gone, 0.5):.0f} ms, "
+        f"p95 {pct(gone, 0.95):.0f} ms"
     )
     for msg in batch_msgs:
         print("   ", msg)

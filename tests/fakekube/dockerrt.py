@@ -100,6 +100,8 @@ def create_container(
         kwargs["command"] = list(spec["args"])
     if spec.get("workingDir"):
         kwargs["working_dir"] = spec["workingDir"]
+    if (spec.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+        kwargs["read_only"] = True  # volumes stay writable, as on a kubelet
     return str(client.containers.create(**kwargs).id)
 
 

@@ -25,6 +25,7 @@ import docker
 import docker.errors
 
 BUSYBOX_TAG = "loopdev-test/busybox:1"
+BUSYBOX_NO_TMP_TAG = "loopdev-test/busybox-no-tmp:1"  # like distroless/scratch-based images
 PYTHON_TAG = "loopdev-test/python:3.11"
 TEST_LABEL = "loopdev-test"
 
@@ -34,6 +35,7 @@ BUSYBOX_APPLETS = (
     "pwd uname seq tee sort uniq cut tr basename dirname readlink ln df du yes"
 ).split()
 _BUSYBOX_RECIPE = "busybox-v1:" + ",".join(BUSYBOX_APPLETS)
+_BUSYBOX_NO_TMP_RECIPE = _BUSYBOX_RECIPE + ":no-tmp"
 _PYTHON_RECIPE = "python-v1:bookworm:minbase:python3-minimal"
 
 
@@ -87,13 +89,15 @@ def _import(
     client.images.get(tag)  # proves the import landed
 
 
-def _busybox_tar() -> bytes:
+def _busybox_tar(tmp: bool = True) -> bytes:
     busybox = Path("/bin/busybox")
     if not busybox.exists():
         subprocess.run(["apt-get", "install", "-y", "-qq", "busybox-static"], check=True)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for d in ("bin", "tmp", "etc", "root", "var", "var/www", "proc", "sys", "dev", "usr"):
+            if d == "tmp" and not tmp:
+                continue
             info = tarfile.TarInfo(d)
             info.type = tarfile.DIRTYPE
             info.mode = 0o1777 if d == "tmp" else 0o755
@@ -128,6 +132,17 @@ def ensure_busybox_image(client: docker.DockerClient) -> str:
         if not _have_image(client, BUSYBOX_TAG, _BUSYBOX_RECIPE):
             _import(client, _busybox_tar(), BUSYBOX_TAG, _BUSYBOX_RECIPE, '["/bin/sh"]')
     return BUSYBOX_TAG
+
+
+def ensure_busybox_no_tmp_image(client: docker.DockerClient) -> str:
+    """The busybox test image without a /tmp directory (built on first use, ~1 s)."""
+    if _have_image(client, BUSYBOX_NO_TMP_TAG, _BUSYBOX_NO_TMP_RECIPE):
+        return BUSYBOX_NO_TMP_TAG
+    with _build_lock("busybox"):
+        if not _have_image(client, BUSYBOX_NO_TMP_TAG, _BUSYBOX_NO_TMP_RECIPE):
+            recipe = _BUSYBOX_NO_TMP_RECIPE
+            _import(client, _busybox_tar(tmp=False), BUSYBOX_NO_TMP_TAG, recipe, '["/bin/sh"]')
+    return BUSYBOX_NO_TMP_TAG
 
 
 def _python_rootfs_tar() -> Path:

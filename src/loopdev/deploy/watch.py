@@ -2,7 +2,10 @@
 
 Each informer keeps a local copy of its objects, re-lists on 410 Gone, and retries with
 back-off when the API server is unreachable; the cluster watch reports reachability, so the
-state can say "cluster unreachable" and recover by itself when the server returns.
+state can say "cluster unreachable" and recover by itself when the server returns. A watch
+the server ends after its ``timeoutSeconds`` is resumed from the last resourceVersion seen
+(as client-go's reflector does), without listing again: an idle session costs one watch
+request per kind every few minutes, nothing more.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ WATCHED_KINDS: tuple[tuple[str, str], ...] = (
     ("v1", "Pod"),
 )
 
+MIN_WATCH = 1.0  # seconds: a watch ending sooner is retried after a back-off
 ChangeListener = Callable[[str, str, dict[str, Any]], None]  # kind, event type, object
 
 
@@ -85,20 +89,30 @@ class Informer:
 
     async def run(self) -> None:
         """List, then watch from the list's version; forever, surviving any failure."""
+        version: str | None = None
         while True:
             try:
-                version = await self._relist()
-                self._on_health(self.kind, None)
-                self._backoff.reset()
-                await self._watch(version)
+                if version is None:
+                    version = await self._relist()
+                    self._on_health(self.kind, None)
+                    self._backoff.reset()
+                started = asyncio.get_running_loop().time()
+                version = await self._watch(version)  # the server ended it: resume from there
+                if asyncio.get_running_loop().time() - started < MIN_WATCH:
+                    await asyncio.sleep(self._backoff.next())  # ended at once: do not spin
+                else:
+                    self._backoff.reset()
             except asyncio.CancelledError:
                 raise
             except ClusterUnreachable as err:
+                version = None
                 self._on_health(self.kind, err.message)
                 await asyncio.sleep(self._backoff.next())
             except WatchExpired:
+                version = None
                 continue
             except Exception as err:  # noqa: BLE001 - a broken watch must never end the session
+                version = None
                 log.debug("watch %s failed: %s", self.kind, err)
                 msg = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
                 # The server answered (e.g. 403 on one kind): carry on without this kind
@@ -125,13 +139,15 @@ class Informer:
         self._on_change(self.kind, "SYNCED", {})
         return version
 
-    async def _watch(self, version: str) -> None:
+    async def _watch(self, version: str) -> str:
+        """Apply events until the server ends the watch; the last resourceVersion seen."""
         stream = self.kube.watch(
             self.api_version, self.kind, self.namespace, self.selector, version
         )
         try:
             async for event in stream:
                 kind, obj = event.get("type", ""), event.get("object") or {}
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                 if kind == "BOOKMARK" or not obj.get("metadata"):
                     continue
                 obj = {"apiVersion": self.api_version, "kind": self.kind, **obj}
@@ -144,6 +160,7 @@ class Informer:
         finally:
             with contextlib.suppress(Exception):
                 await stream.aclose()  # type: ignore[attr-defined]
+        return version
 
 
 class ClusterWatch:

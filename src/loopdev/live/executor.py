@@ -54,6 +54,7 @@ class Job:
 class Outcome:
     target: Target
     error: str = ""  # empty when the copy and every step succeeded
+    exit_code: int = 0  # of what failed; < 0 when it gave none (unreachable, refused, timeout)
     steps: list[StepRun] = field(default_factory=list)
     files: int = 0
 
@@ -86,21 +87,23 @@ class Executor:
         out = Outcome(t, files=job.payload.files)
         try:
             if job.payload.members or job.payload.deletes:
-                out.error = await self._copy(job, tar_cmd)
+                out.error, out.exit_code = await self._copy(job, tar_cmd)
             if out.ok:
                 for step in job.steps:
                     run = await self._step(t, step.cmd)
                     out.steps.append(run)
                     if run.exit_code != 0:
+                        out.exit_code = run.exit_code
                         out.error = (
                             f"'{step.cmd}' failed in {t.pod}/{t.container} (exit {run.exit_code})"
                         )
                         break
         except Exception as err:  # noqa: BLE001 - an unreachable cluster is this sync's failure
             out.error = f"{t.pod}/{t.container}: {getattr(err, 'message', None) or err}"
+            out.exit_code = -1
         return out
 
-    async def _copy(self, job: Job, tar_cmd: tuple[list[str], bytes]) -> str:
+    async def _copy(self, job: Job, tar_cmd: tuple[list[str], bytes]) -> tuple[str, int]:
         t = job.target
         argv, stdin = shell_exec(job.payload) if t.key in self._no_tar else tar_cmd
         res = await self._port.exec(t.namespace, t.pod, t.container, argv, stdin)
@@ -109,9 +112,10 @@ class Executor:
             argv, stdin = shell_exec(job.payload)
             res = await self._port.exec(t.namespace, t.pod, t.container, argv, stdin)
         if res.exit_code == 0:
-            return ""
+            return "", 0
         detail = _tail(res.stderr) or res.message
-        return f"copy into {t.pod}/{t.container} failed (exit {res.exit_code}): {detail}"
+        why = f"copy into {t.pod}/{t.container} failed (exit {res.exit_code}): {detail}"
+        return why, res.exit_code
 
     async def _step(self, t: Target, cmd: str) -> StepRun:
         res = await self._port.exec(

@@ -12,10 +12,13 @@ its replacement pods must be brought to what it was given, not to what the other
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from loopdev.config.model import RunStep
 from loopdev.live.planner import SyncPlan
+
+_CHANGES = itertools.count(1)  # ledger versions, unique across ledgers and resets
 
 
 @dataclass
@@ -24,8 +27,10 @@ class ImageLedger:
     steps: list[RunStep] = field(default_factory=list)
     current: set[str] = field(default_factory=set)  # container keys holding every change
     baseline_taken: bool = False  # containers seen before the first sync need nothing
+    version: int = 0  # changes with every recorded sync (the retry back-off resets on it)
 
     def record(self, plan: SyncPlan) -> None:
+        self.version = next(_CHANGES)
         for dest in plan.deletes:
             self.paths[dest] = None
             prefix = dest.rstrip("/") + "/"
@@ -67,7 +72,11 @@ class Ledgers:
             if not group:
                 return shared
             found = groups[group] = ImageLedger(
-                dict(shared.paths), list(shared.steps), set(shared.current), shared.baseline_taken
+                dict(shared.paths),
+                list(shared.steps),
+                set(shared.current),
+                shared.baseline_taken,
+                shared.version,
             )
         return found
 

@@ -1,11 +1,14 @@
 """The payload of one sync: deletions plus a tar of the changed files, and the shell that
 unpacks it in the container.
 
-The exec's argv stays tiny whatever the batch: stdin carries D bytes of NUL-separated
-deleted paths, then T bytes of tar, and argv carries only D and T (v4 exec cannot close
-stdin, so the container must know where the data ends; ``head -c`` of busybox reads ahead,
-so with deletions the whole payload is first spooled to a temp file and split there).
-Containers without ``tar`` get a plain POSIX-shell script instead.
+The exec's argv stays tiny whatever the batch: stdin carries the deleted paths, one a line,
+then T bytes of tar, and argv carries only the number of paths and T (v4 exec cannot close
+stdin, so the container must know where the data ends). Nothing is written anywhere but the
+synced paths (no temp file: the container may have no /tmp or a read-only root): the
+shell's ``read`` builtin takes stdin one byte at a time, so it stops exactly at the end of
+the list and ``head -c T`` hands the rest to tar. A path containing a newline (or not
+starting with ``/``) travels as ``e`` + its ``printf %b`` escape. Containers without ``tar``
+get a plain POSIX-shell script instead.
 """
 
 from __future__ import annotations
@@ -19,22 +22,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 NO_TAR_EXIT = 86  # the unpacker's "no tar here" exit status: retry with the shell fallback
-RM_CHUNK = 200
+RM_CHUNK = 100  # paths per rm (the shell's argument list grows per path)
 
 UNPACK_SCRIPT = f"""\
-d=$1; t=$2
+n=$1; t=$2
 command -v tar >/dev/null 2>&1 || exit {NO_TAR_EXIT}
-if [ "$d" -gt 0 ]; then
-  f="${{TMPDIR:-/tmp}}/.loopdev-sync.$$"
-  head -c $((d + t)) > "$f" || exit 68
-  head -c "$d" "$f" | xargs -0 rm -rf -- || {{ rm -f "$f"; exit 66; }}
-  if [ "$t" -gt 0 ]; then
-    tail -c "+$((d + 1))" "$f" | tar -x -f - -C / || {{ rm -f "$f"; exit 67; }}
-  fi
-  rm -f "$f"
-elif [ "$t" -gt 0 ]; then
-  head -c "$t" | tar -x -f - -C / || exit 67
-fi
+set --
+i=0
+while [ "$i" -lt "$n" ]; do
+  IFS= read -r p || exit 68
+  case $p in /*) ;; *) p=$(printf '%b.' "${{p#?}}") && p=${{p%.}} ;; esac
+  set -- "$@" "$p"
+  i=$((i + 1))
+  if [ $# -ge {RM_CHUNK} ]; then rm -rf -- "$@" || exit 66; set --; fi
+done
+[ $# -eq 0 ] || rm -rf -- "$@" || exit 66
+[ "$t" -eq 0 ] || head -c "$t" | tar -x -f - -C / || exit 67
 """
 
 
@@ -129,11 +132,23 @@ def tar_bytes(members: Sequence[Member]) -> bytes:
     return buf.getvalue()
 
 
+def delete_lines(paths: Sequence[str]) -> bytes:
+    """The deleted paths as the unpacker reads them: one a line, escaped when they must be."""
+    out = []
+    for path in paths:
+        raw = path.encode("utf-8", "surrogateescape")
+        if raw.startswith(b"/") and b"\n" not in raw:
+            out.append(raw + b"\n")
+        else:
+            out.append(b"e" + raw.replace(b"\\", b"\\\\").replace(b"\n", b"\\n") + b"\n")
+    return b"".join(out)
+
+
 def tar_exec(payload: Payload) -> tuple[list[str], bytes]:
     """The command and stdin for the tar unpacker."""
-    names = b"".join(p.encode() + b"\0" for p in payload.deletes)
+    names = delete_lines(payload.deletes)
     archive = tar_bytes(payload.members) if payload.members else b""
-    argv = ["sh", "-c", UNPACK_SCRIPT, "loopdev-sync", str(len(names)), str(len(archive))]
+    argv = ["sh", "-c", UNPACK_SCRIPT, "loopdev-sync", str(len(payload.deletes)), str(len(archive))]
     return argv, names + archive
 
 
@@ -173,4 +188,4 @@ def shell_exec(payload: Payload) -> tuple[list[str], bytes]:
                 lines.append(f"printf '{_printf_format(m.data[i : i + PRINTF_CHUNK])}' >> {tmp}")
             lines.append(f"chmod {m.mode:o} {tmp} && mv -f {tmp} {dest}")
     lines.append("exit 0")
-    return ["sh", "-s"], ("\n".join(lines) + "\n").encode()
+    return ["sh", "-s"], ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")

@@ -4,8 +4,11 @@ current target pod.
 Why the state is driven by real dials: Tilt and Skaffold both show forwards as healthy while
 every new connection fails. Here the state says ``listening`` only after a dial to the
 current pod succeeded, and the first failed dial turns it to ``error: <cause>`` until a
-re-check (with backoff) or a new pod makes it good again. Every dial and every close has a
-deadline, so a dead API server or pod cannot wedge the listener.
+re-check (with backoff) or a new pod makes it good again. An idle forward that works is
+checked again only when something it depends on changes (``reverify``: the cluster's
+reachability, its pod's object), never on a timer, so an idle session sends no requests.
+Every dial and every close has a deadline, so a dead API server or pod cannot wedge the
+listener.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class Forwarder:
         target_wait: float = 5.0,
         linger: float = 10.0,
         settle: float = 0.3,
-        verify_every: float = 10.0,
+        verify_every: float | None = None,  # seconds between checks of an idle forward
     ) -> None:
         self._dialer = dialer
         self.host, self.local = host, local
@@ -107,23 +110,34 @@ class Forwarder:
         by = f" by {holder}" if holder else ""
         return f"local port {self.local} is already in use{by}"
 
-    def set_target(self, target: Target | None, problem: str = "") -> None:
+    def set_target(self, target: Target | None, problem: str = "") -> bool:
         """Point new connections at ``target`` (None: no Ready pod, or ``problem`` says why
-        there is no usable one, e.g. an unknown port name). Open connections stay."""
+        there is no usable one, e.g. an unknown port name). Open connections stay. True when
+        the target changed (it is then checked)."""
         if target == self._target and problem == self._problem:
-            return
+            return False
         self._target, self._problem = target, problem
         if target is None:
             self._target_set.clear()
         else:
             self._target_set.set()
         self._recheck(immediately=True)
+        return True
 
     def drop_pod(self, pod: str) -> None:
         """Close the connections relayed to a pod that is gone, so clients notice at once."""
         for task, bound in list(self._conns.items()):
             if bound == pod:
                 task.cancel()
+
+    def reverify(self) -> None:
+        """Something the forward depends on changed: dial once to learn whether it works."""
+        self._recheck(immediately=True)
+
+    @property
+    def checking(self) -> bool:
+        """A check is running or waiting for its turn (an idle, working forward has none)."""
+        return self._check is not None and not self._check.done()
 
     def _recheck(self, immediately: bool = False, idle: bool = False) -> None:
         if self._server is None:
@@ -133,12 +147,15 @@ class Forwarder:
         self._check = asyncio.create_task(self._check_loop(immediately, idle))
 
     async def _check_loop(self, immediately: bool, idle: bool) -> None:
-        """Dial the target until a dial works, then re-check whenever the forward has been
-        idle for ``verify_every`` seconds: the state follows each outcome, so a forward whose
-        API server or pod went away stops saying ``listening`` even if nobody connects."""
+        """Dial the target until a dial works; then, with ``verify_every``, re-check whenever
+        the forward has been idle that long (else ``reverify`` does, on a change): the state
+        follows each outcome, so a forward whose API server or pod went away stops saying
+        ``listening`` even if nobody connects."""
         attempt = 0 if immediately else 1
         while True:
             if idle:
+                if self._verify_every is None:
+                    return
                 await self._idle_for(self._verify_every)
                 idle, attempt = False, 0
             target = self._target

@@ -38,6 +38,7 @@ from loopdev.live.held import HeldFiles, merge, pending_line
 from loopdev.live.ignore import RootIgnore, for_image
 from loopdev.live.planner import Rebuild, SyncPlan, plan_live_update
 from loopdev.live.replay import ImageLedger, Ledgers
+from loopdev.live.retry import Failure, RetryBook
 from loopdev.live.roots import roots_for
 from loopdev.live.tarball import Payload, collect
 from loopdev.live.targets import Target, select_targets
@@ -71,6 +72,9 @@ class LiveUpdateReconciler:
         self._owned = False
         self._started: set[str] = set()  # wrapped containers whose process was let start
         self._rules_stale = False  # the loopfile was reloaded: re-read the ignore rules
+        self._retries = RetryBook()  # containers a sync or replay failed into
+        self._retry_due: float | None = None  # the earliest back-off that ends
+        self._refs: dict[str, str] = {}  # the reference each ledger was started against
 
     async def run(self, ctx: SessionContext) -> None:
         self._ctx = ctx
@@ -141,8 +145,10 @@ class LiveUpdateReconciler:
                 if self.watcher is not None:
                     self.watcher.replan()
             elif isinstance(act, a.ImagesBuilt):
-                for name in act.built:
-                    self._ledgers.reset(name)
+                for name, ref in act.refs.items():  # a reused image is new to the pods too
+                    if name in act.built or self._refs.get(name, ref) != ref:
+                        self._ledgers.reset(name)
+                    self._refs[name] = ref
                 self._replay_wake.set()
 
     async def _work(self) -> None:
@@ -284,6 +290,7 @@ class LiveUpdateReconciler:
             undo = self._updating(resources, f"syncing {report.plural(payload.files, 'file')}")
             outcomes = await self._executor.run(jobs)
             ledger.current |= {o.target.key for o in outcomes if o.ok}
+            self._note(outcomes, ledger.version)
             self._log_steps(outcomes)
             ms = (self._clock() - start) * 1000
             undo()
@@ -371,7 +378,7 @@ class LiveUpdateReconciler:
     async def _replays(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._replay_wake.wait(), REPLAY_POLL)
+                await asyncio.wait_for(self._replay_wake.wait(), self._replay_timeout())
             self._replay_wake.clear()
             await asyncio.sleep(0.02)  # let a burst of pod events settle
             try:
@@ -379,23 +386,37 @@ class LiveUpdateReconciler:
             except Exception as err:  # noqa: BLE001 - retried on the next pod event
                 self._ctx.logs.append("loopdev", f"live update replay: {err}")
 
+    def _replay_timeout(self) -> float | None:
+        """Until the next back-off ends; pods are polled only without a synced cluster watch
+        (its pod events wake the loop), so an idle session sends nothing."""
+        waits = [] if self._retry_due is None else [max(0.0, self._retry_due - self._clock())]
+        cluster = self._ctx.shared.get("cluster")
+        if cluster is None or not getattr(cluster, "synced", False):
+            waits.append(REPLAY_POLL)
+        return min(waits) if waits else None
+
     async def replay_all(self) -> None:
         """Replay into new containers, then start the process of those that wait for it."""
         pods = None
+        self._retry_due = None
         for name, image in self._ctx.config.images.items():
             restarts = image.live is not None and image.live.restart
             if name not in self._ctx.image_refs or (self._ledgers.empty(name) and not restarts):
                 continue
             await self._exec_port()
             assert self._executor is not None
-            pods = pods if pods is not None else await self._pods()
+            if pods is None:
+                pods = await self._pods()
+                self._retries.retain(
+                    t.key for i in self._ctx.config.images for t in self._targets(i, pods)
+                )
             async with self._locks.setdefault(name, asyncio.Lock()):
                 for group in ["", *self._manual_users(name, pods)]:
                     if self._ledgers.empty(name):
                         break
                     ledger = self._ledgers.get(name, group)
                     targets = self._group_targets(name, pods, group)
-                    stale = [t for t in targets if t.key not in ledger.current]
+                    stale = self._due([t for t in targets if t.key not in ledger.current], ledger)
                     if stale and not await self._replay(name, image, ledger, stale, group):
                         break
                 if restarts:
@@ -416,15 +437,51 @@ class LiveUpdateReconciler:
         outcomes = await self._executor.run([Job(t, payload, full.run_steps) for t in stale])
         undo()
         ledger.current |= {o.target.key for o in outcomes if o.ok}
+        failures = self._note(outcomes, ledger.version)
         self._log_steps(outcomes)
-        if any(not o.ok for o in outcomes):
-            self._rebuild(name, f"replay failed: {report.failure_reason(outcomes)}")
+        if failures:
+            for o, record in failures:
+                if record.settled:
+                    self._say_settled(o, record)
+            if any(record.failures == 1 for _, record in failures):  # once per change
+                self._rebuild(name, f"replay failed: {report.failure_reason(outcomes)}")
             return False
         message = report.replayed_message(payload.files, [t.pod for t in stale])
         for res in resources:
             self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
             self._ctx.logs.append(res, message)
         return True
+
+    # ---- retries -----------------------------------------------------------------------------
+    def _due(self, stale: list[Target], ledger: ImageLedger) -> list[Target]:
+        """The stale containers whose back-off is over; remembers when the next one ends."""
+        ready, due = self._retries.split((t.key for t in stale), ledger.version, self._clock())
+        if due is not None:
+            self._retry_due = due if self._retry_due is None else min(self._retry_due, due)
+        return [t for t in stale if t.key in ready]
+
+    def _note(self, outcomes: Sequence[Outcome], version: int) -> list[tuple[Outcome, Failure]]:
+        """Record each container's result; the failures with their records."""
+        now, failed = self._clock(), []
+        for o in outcomes:
+            if o.ok:
+                self._retries.succeeded(o.target.key)
+            else:
+                failed.append((o, self._retries.failed(o.target.key, version, o.exit_code, now)))
+        if failed:
+            self._replay_wake.set()  # the replay loop schedules the retry
+        return failed
+
+    def _say_settled(self, o: Outcome, record: Failure) -> None:
+        t = o.target
+        message = (
+            f"replay into {t.pod}/{t.container} failed the same way twice (exit "
+            f"{record.exit_code}): not retrying until a synced file changes or a new pod starts"
+        )
+        res = t.resource or "loopdev"
+        self._ctx.logs.append(res, message)
+        if self._ctx.store.state.resource(res) is not None:
+            self._ctx.store.dispatch(a.StatusPatched(res, {"last_update": message}))
 
     # ---- helpers -----------------------------------------------------------------------------
     async def _pods(self) -> list[dict[str, Any]]:

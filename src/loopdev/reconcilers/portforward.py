@@ -1,6 +1,7 @@
 """The port-forward reconciler: one listener per forward in the loopfile, each following
 the resource's current Ready pod through a pod watch (never polling), with the state of
-every forward published in the resource's ``forwards``.
+every forward published in the resource's ``forwards``. An idle forward is dialled again
+only when its pod's object or the cluster's reachability changes.
 
 Ctrl-C (cancelling this reconciler) closes every listener and relayed connection within
 about a second and leaves the cluster untouched.
@@ -38,6 +39,7 @@ class PortForwardReconciler:
     def __init__(self, wire: Any = None) -> None:
         self._wire = wire  # a KubeWire-like object (tests inject one)
         self.forwarders: dict[str, list[Forwarder]] = {}
+        self._reachable: bool | None = None
 
     async def run(self, ctx: SessionContext) -> None:
         self.forwarders = {}  # run again after a loopfile reload: only the new ones
@@ -49,6 +51,7 @@ class PortForwardReconciler:
         if wire is None:
             wire = await KubeWire.connect(ctx.kube_context or None, os.environ.get("KUBECONFIG"))
         ctx.store.subscribe(lambda state, batch: self._publish_all(ctx, state, batch))
+        ctx.store.subscribe(lambda _state, batch: self._on_reachability(batch))
         tasks: list[asyncio.Task[None]] = []
         try:
             for res in wanted:
@@ -85,6 +88,7 @@ class PortForwardReconciler:
         """Move every forward of ``res`` to its current Ready pod on each pod change: a pod
         of the resource, or for a Service forward a pod the Service selects."""
         current: dict[int, str | None] = {}
+        versions: dict[int, str] = {}  # of each forward's pod object: a change re-checks
         known: set[str] = set()
         services = _Services(ctx)
         # aclosing: a cancelled session must release the watch's HTTP connection right away.
@@ -109,7 +113,11 @@ class PortForwardReconciler:
                             continue
                     pod = choose_pod(candidates, current.get(i))
                     current[i] = pod["metadata"]["name"] if pod is not None else None
-                    _retarget(fwd, ctx.namespace, pod, remote)
+                    now = str((pod or {}).get("metadata", {}).get("resourceVersion", ""))
+                    changed = _retarget(fwd, ctx.namespace, pod, remote)
+                    if not changed and now != versions.get(i, ""):
+                        fwd.reverify()
+                    versions[i] = now
 
     async def _pod_sets(
         self, ctx: SessionContext, wire: Any, res: Resource
@@ -138,6 +146,14 @@ class PortForwardReconciler:
                 yield cluster.pods()
         finally:
             unsubscribe()
+
+    def _on_reachability(self, batch: Sequence[a.Action]) -> None:
+        """The cluster came back or went away: check every forward once."""
+        for act in batch:
+            if isinstance(act, a.ClusterReachability) and act.reachable != self._reachable:
+                first, self._reachable = self._reachable is None, act.reachable
+                for fwd in () if first else (f for v in self.forwarders.values() for f in v):
+                    fwd.reverify()
 
     def _publish_all(
         self, ctx: SessionContext, state: EngineState, batch: Sequence[a.Action]
@@ -194,13 +210,12 @@ class _Services:
 
 def _retarget(
     fwd: Forwarder, namespace: str, pod: Mapping[str, Any] | None, remote: int | str
-) -> None:
+) -> bool:
+    """Point ``fwd`` at ``pod``; True when its target changed."""
     if pod is None:
-        fwd.set_target(None)
-        return
+        return fwd.set_target(None)
     try:
         port = resolve_port(pod, remote)
     except PortNotFound as err:
-        fwd.set_target(None, problem=str(err))
-        return
-    fwd.set_target(Target(namespace, pod["metadata"]["name"], port))
+        return fwd.set_target(None, problem=str(err))
+    return fwd.set_target(Target(namespace, pod["metadata"]["name"], port))

@@ -103,3 +103,21 @@ async def test_a_refused_kind_warns_but_does_not_block_the_others() -> None:
     await run_for(watch, 0.05)
     assert watch.synced and watch.problem is None and not health
     assert warnings and "forbidden" in warnings[0]
+
+
+async def test_a_watch_the_server_ended_resumes_without_listing_again() -> None:
+    """timeoutSeconds ends every watch every few minutes: resume from the last version seen
+    (an event's or a bookmark's), as client-go does, instead of listing again."""
+    api = ScriptedApi(
+        lists=[([pod("a")], "10")],
+        watches=[
+            [{"type": "ADDED", "object": pod("b", rv="12")}],
+            [{"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "15"}}}],
+        ],
+    )
+    watch = ClusterWatch(api, "ns", "", kinds=(("v1", "Pod"),))
+    watch.informers["Pod"]._backoff = Backoff(first=0.01, ceiling=0.02)
+    await run_for(watch, 0.2)
+    assert api.list_calls == 1
+    assert api.watch_versions == ["10", "12", "15"]
+    assert set(watch.informers["Pod"].objects) == {"a", "b"}

@@ -5,7 +5,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from loopdev.live.tarball import collect, shell_exec, tar_exec
+from loopdev.live.tarball import collect, delete_lines, shell_exec, tar_exec
 
 
 def test_tar_payload_keeps_modes_links_and_splits_deletes(tmp_path: Path) -> None:
@@ -23,9 +23,11 @@ def test_tar_payload_keeps_modes_links_and_splits_deletes(tmp_path: Path) -> Non
     )
     assert payload.deletes == ["/srv/old", "/srv/gone.txt"]
     argv, stdin = tar_exec(payload)
-    deletes_len, tar_len = int(argv[-2]), int(argv[-1])
-    assert stdin[:deletes_len] == b"/srv/old\0/srv/gone.txt\0"
-    assert len(stdin) == deletes_len + tar_len
+    count, tar_len = int(argv[-2]), int(argv[-1])
+    names = b"/srv/old\n/srv/gone.txt\n"
+    assert count == 2 and stdin[: len(names)] == names
+    assert len(stdin) == len(names) + tar_len
+    deletes_len = len(names)
     with tarfile.open(fileobj=io.BytesIO(stdin[deletes_len:])) as tar:
         members = {m.name: m for m in tar.getmembers()}
     assert members["srv/app/run.sh"].mode == 0o750
@@ -52,3 +54,10 @@ def test_shell_fallback_is_plain_posix_and_ends_with_exit(tmp_path: Path) -> Non
     assert argv == ["sh", "-s"] and text.endswith("exit 0\n")
     assert "printf '\\045s\\134\\000\\047\\012'" in text
     assert "'/app/a b'\\''c'" in text
+
+
+def test_deleted_paths_travel_one_a_line_and_odd_ones_escaped() -> None:
+    lines = delete_lines(["/a b", "/-rf", "/new\nline", "/back\\slash", "rel", "/tab\t "])
+    assert lines == (
+        b"/a b\n/-rf\ne/new\\nline\n/back\\slash\nerel\n/tab\t \n"
+    )  # a plain line is read as is (read -r); only the e-lines go through printf %b
