@@ -120,23 +120,30 @@ class Registry:
     def __init__(self, docker: Any, host: str, pull_host: str) -> None:
         self.docker, self.host, self.pull_host = docker, host.rstrip("/"), pull_host.rstrip("/")
 
-    def _target(self, ref: str, host: str) -> str:
-        return f"{host}/{ref.split('/', 1)[1] if _has_registry(ref) else ref}"
-
     def cluster_ref(self, ref: str) -> str:
-        return self._target(ref, self.pull_host)
+        return registry_ref(ref, self.pull_host)
 
     async def has_image(self, ref: str) -> bool:
-        repo, tag = split_tag(self._target(ref, self.host))
+        repo, tag = split_tag(registry_ref(ref, self.host))
         host, _, path = repo.partition("/")
         url = f"http://{host}/v2/{path}/manifests/{tag}"
         return await asyncio.to_thread(_head_ok, url)
 
     async def deliver(self, ref: str) -> str:
-        target = self._target(ref, self.host)
+        target = registry_ref(ref, self.host)
         await self.docker.tag(ref, target)
         await self.docker.push(target, lambda _line: None)
         return self.cluster_ref(ref)
+
+
+def registry_ref(ref: str, registry: str) -> str:
+    """``ref`` under ``registry`` (host[:port][/prefix]), in place of a registry ``ref`` names.
+
+    The one place a registry prefix is applied: the push target, and the reference manifests
+    use (``up`` through ``Registry.cluster_ref``, ``render`` through ``DeliveryChoice``).
+    """
+    registry = registry.rstrip("/")
+    return f"{registry}/{ref.split('/', 1)[1] if _has_registry(ref) else ref}"
 
 
 def _has_registry(ref: str) -> bool:

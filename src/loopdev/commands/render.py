@@ -1,7 +1,9 @@
 """`loopdev render`: print (or write) exactly the objects `loopdev up` applies.
 
 The objects come from ``loopdev.render.render_objects``, the same call ``up`` makes, so CI
-and GitOps pipelines commit what developers run (modulo profile and image references).
+and GitOps pipelines commit what developers run (modulo profile and image references). Image
+references are the content-digest tags as the cluster names them: the delivery ``up`` would
+choose (``build.registry``, the cluster's KEP-1755 registry) prefixes them the same way.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def command(
 
     opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
     config = load_from_options(opts, command="render")
-    refs = image_refs(config, images)
+    refs = image_refs(config, images, opts.context)
     objects = render_objects(
         config, refs, set_values=set_values, values_files=[p.resolve() for p in values_files]
     )
@@ -87,8 +89,11 @@ def unused_images(refs: dict[str, str], text: str) -> list[str]:
     return sorted(name for name, ref in refs.items() if ref not in text)
 
 
-def image_refs(config: Loopfile, images: tuple[str, ...]) -> dict[str, str]:
-    """``--images`` over the planned digest tags; says so when placeholders stand in."""
+def image_refs(
+    config: Loopfile, images: tuple[str, ...], context: str | None = None
+) -> dict[str, str]:
+    """``--images`` over the planned digest tags, as the cluster names them (the registry
+    prefix ``up`` applies: ``cluster_refs``); says so when placeholders stand in."""
     from loopdev.render.refs import planned_refs_or_placeholders
 
     overrides = parse_image_overrides(config, images) or {}
@@ -100,7 +105,25 @@ def image_refs(config: Loopfile, images: tuple[str, ...]) -> dict[str, str]:
             f"using placeholders like {planned[missing[0]]!r}",
             err=True,
         )
+    if missing:
+        planned = cluster_refs(config, planned, context)
     return {**planned, **overrides}
+
+
+def cluster_refs(config: Loopfile, refs: dict[str, str], context: str | None) -> dict[str, str]:
+    """Local tags -> the references ``up`` applies: the same ``DeliveryChoice`` ``up``
+    delivers with (registry prefix included). An undecidable delivery leaves them as built."""
+    import asyncio
+
+    from loopdev.build.delivery import planned_delivery
+    from loopdev.errors import BuildError
+
+    try:
+        choice = asyncio.run(planned_delivery(config, context))
+    except BuildError as err:
+        click.echo(f"loopdev: warning: {err.message}; images keep their local names", err=True)
+        return refs
+    return {name: choice.cluster_ref(ref) for name, ref in refs.items()}
 
 
 def parse_image_overrides(config: Loopfile, images: tuple[str, ...]) -> dict[str, str] | None:
