@@ -116,7 +116,8 @@ async def test_secrets_from_a_file_and_a_variable_reach_the_build(
         project / "s/Dockerfile",
         f"FROM {busybox}\nENV RUN_ID={PREFIX}\n"
         "RUN --mount=type=secret,id=file --mount=type=secret,id=var "
-        "sh -c 'echo FILE=$(wc -c < /run/secrets/file) VAR=$(wc -c < /run/secrets/var)'\n",
+        "sh -c 'echo FILE=$(wc -c < /run/secrets/file) VAR=$(wc -c < /run/secrets/var); "
+        "echo LEAK=$(cat /run/secrets/file)'\n",
     )
     secret_file = write(project / "secret.txt", "abcdefg")  # 7 bytes
     monkeypatch.setenv("LOOPDEV_TEST_TOKEN", "xyz")  # 3 bytes
@@ -128,6 +129,7 @@ async def test_secrets_from_a_file_and_a_variable_reach_the_build(
     lines: list[str] = []
     await _builder(config, await DockerAdapter.connect(), lines).build()
     assert "FILE=7 VAR=3" in _output(lines)
+    assert "LEAK=********" in _output(lines)  # a RUN printing a secret is masked
     assert not any("abcdefg" in ln or "xyz" in ln for ln in lines)
 
 

@@ -12,7 +12,9 @@ images fail, ``BuildFailed`` carries both the failures and the images that did b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +28,9 @@ from loopdev.build.custom import run_custom_build
 from loopdev.build.delivery import Delivery
 from loopdev.build.digest import TAG_PREFIX, ImageDigest, compute_digests
 from loopdev.build.dockerfile import rewrite_froms
-from loopdev.config.model import Loopfile
+from loopdev.config.model import BuildSecret, Loopfile
 from loopdev.errors import BuildError
+from loopdev.redact import REDACTOR, scrub
 
 REWRITTEN_DOCKERFILE = ".loopdev.Dockerfile"
 
@@ -141,10 +144,10 @@ class ImageBuilder:
                 else:
                     req = await self._with_builder(d, self._request(d))
                     self.on_log(name, f"building {ref} ({req.builder})")
-                    await self.docker.build(req, lambda line: self.on_log(name, line))
+                    await self.docker.build(req, lambda line: self.on_log(name, scrub(line)))
             except BuildError as err:  # same class (e.g. DockerUnavailable), image named
                 named = err.message.startswith(f"image {name}: ")
-                message = err.message if named else f"image {name}: {err.message}"
+                message = scrub(err.message if named else f"image {name}: {err.message}")
                 raise type(err)(message, err.hint) from None
         cluster_ref = await self.delivery.deliver(ref)
         if self.delivery.name != "shared":
@@ -199,6 +202,8 @@ class ImageBuilder:
         builder = choose_builder(image.name, setting, cli is not None, needs, rejected)
         if builder == "classic":
             return req
+        if image.secrets:  # a RUN that prints one is masked like any secret loopdev knows
+            REDACTOR.add(*await asyncio.to_thread(secret_values, image.secrets))
         text = d.inputs.dockerfile_text
         if d.inputs.bases:
             base_refs = d.base_refs if isinstance(d, _Planned) else {}
@@ -254,6 +259,18 @@ class ImageBuilder:
 @dataclass(frozen=True)
 class _Planned(ImageDigest):
     base_refs: Mapping[str, str] = field(default_factory=dict)  # base image -> its local tag
+
+
+def secret_values(secrets: Sequence[BuildSecret]) -> list[str]:
+    """The values of build secrets (blocking: reads files), whole and line by line."""
+    values: list[str] = []
+    for secret in secrets:
+        value = os.environ.get(secret.env or "", "") if secret.env else ""
+        if secret.src is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                value = secret.src.read_text(encoding="utf-8")
+        values += [value.strip(), *(ln.strip() for ln in value.splitlines())]
+    return [v for v in values if v]
 
 
 class _BaseFailed(BuildError):
