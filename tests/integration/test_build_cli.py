@@ -110,3 +110,32 @@ def test_failed_build_exits_1_naming_the_step(project: tuple[Path, str, str]) ->
     res = run("-q", api)
     assert res.exit_code == 1
     assert ": build failed at [1/1] COPY missing.txt /: " in res.stderr  # BuildKit's step
+
+
+def test_custom_build_command_from_the_loopfile(project: tuple[Path, str, str]) -> None:
+    """images.<name>.custom as a user writes it: the command tags the image it is told to."""
+    root, api, _ = project
+    (root / "api/Dockerfile").unlink()  # a custom build needs none
+    (root / "api/build.sh").write_text(
+        "#!/bin/sh\nset -e\nprintf 'FROM scratch\\nCOPY f.txt /\\n' |"
+        ' DOCKER_BUILDKIT=0 docker build -q --label loopdev-test=1 -t "$IMAGE" -f - .\n'
+    )
+    text = (
+        (root / "loopfile.yaml")
+        .read_text()
+        .replace(
+            "    context: api\n",
+            "    context: api\n    custom: {cmd: sh build.sh, deps: [f.txt]}\n",
+        )
+    )
+    (root / "loopfile.yaml").write_text(text)
+    first = run(api)
+    assert first.exit_code == 0, first.output
+    ref = first.stdout.split()[1]
+    assert " built in " in first.stdout and f"[{api}] building {ref} (custom: sh build.sh)" in (
+        first.stderr
+    )
+    assert docker.from_env().images.get(ref).labels.get("loopdev-test") == "1"
+    (root / "api/build.sh").write_text((root / "api/build.sh").read_text() + "# edited\n")
+    again = run(api)  # build.sh is not in deps: nothing to do
+    assert again.exit_code == 0 and " reused in " in again.stdout and ref in again.stdout
