@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
 import yaml
@@ -20,6 +21,7 @@ from loopdev.build.delivery_impl import CliLoad, NodeImport, Registry, SharedDae
 from loopdev.config.model import Loopfile
 from loopdev.errors import BuildError
 
+T = TypeVar("T")
 SHARED_CONTEXTS = ("docker-desktop", "docker-for-desktop", "orbstack", "rancher-desktop", "colima")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal")
 
@@ -222,6 +224,28 @@ def lookup_client(kube_context: str) -> Any:
         return KubeClient(resolve_target(kube_context), request_timeout=3.0)
     except Exception:  # noqa: BLE001 - no cluster access: delivery falls back to the context name
         return None
+
+
+def planned_cluster_refs(
+    config: Loopfile, refs: Mapping[str, str], context: str | None
+) -> tuple[dict[str, str], str | None]:
+    """Local tags -> the references ``up`` applies (registry prefix included), through the
+    ``DeliveryChoice`` ``up`` delivers with; an undecidable delivery leaves them as built
+    and says why. Safe to call from a thread that runs a loop (async callers, tests)."""
+    try:
+        choice = _run_coroutine(planned_delivery(config, context))
+    except BuildError as err:
+        return dict(refs), f"{err.message}; images keep their local names"
+    return {name: choice.cluster_ref(ref) for name, ref in refs.items()}, None
+
+
+def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 async def planned_delivery(config: Loopfile, context: str | None) -> DeliveryChoice:

@@ -120,17 +120,20 @@ class Registry:
     def __init__(self, docker: Any, host: str, pull_host: str) -> None:
         self.docker, self.host, self.pull_host = docker, host.rstrip("/"), pull_host.rstrip("/")
 
+    def _target(self, ref: str, host: str) -> str:
+        return registry_ref(ref, host)
+
     def cluster_ref(self, ref: str) -> str:
-        return registry_ref(ref, self.pull_host)
+        return self._target(ref, self.pull_host)
 
     async def has_image(self, ref: str) -> bool:
-        repo, tag = split_tag(registry_ref(ref, self.host))
+        repo, tag = split_tag(self._target(ref, self.host))
         host, _, path = repo.partition("/")
         url = f"http://{host}/v2/{path}/manifests/{tag}"
         return await asyncio.to_thread(_head_ok, url)
 
     async def deliver(self, ref: str) -> str:
-        target = registry_ref(ref, self.host)
+        target = self._target(ref, self.host)
         await self.docker.tag(ref, target)
         await self.docker.push(target, lambda _line: None)
         return self.cluster_ref(ref)

@@ -9,10 +9,7 @@ choose (``build.registry``, the cluster's KEP-1755 registry) prefixes them the s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
@@ -20,7 +17,6 @@ from loopdev.commands.options import GlobalOptions, pass_options
 from loopdev.config.model import Loopfile
 from loopdev.errors import UsageError
 
-T = TypeVar("T")
 FILE_HEADER = "# Rendered by `loopdev render`; do not edit by hand: re-run it.\n"
 
 
@@ -97,7 +93,7 @@ def image_refs(
     config: Loopfile, images: tuple[str, ...], context: str | None = None
 ) -> dict[str, str]:
     """``--images`` over the planned digest tags, as the cluster names them (the registry
-    prefix ``up`` applies: ``cluster_refs``); says so when placeholders stand in."""
+    prefix ``up`` applies: ``planned_cluster_refs``); says so when placeholders stand in."""
     from loopdev.render.refs import planned_refs_or_placeholders
 
     overrides = parse_image_overrides(config, images) or {}
@@ -110,35 +106,12 @@ def image_refs(
             err=True,
         )
     if missing:
-        planned = cluster_refs(config, planned, context)
+        from loopdev.build.delivery import planned_cluster_refs
+
+        planned, warning = planned_cluster_refs(config, planned, context)
+        if warning:
+            click.echo(f"loopdev: warning: {warning}", err=True)
     return {**planned, **overrides}
-
-
-def cluster_refs(config: Loopfile, refs: dict[str, str], context: str | None) -> dict[str, str]:
-    """Local tags -> the references ``up`` applies: the same ``DeliveryChoice`` ``up``
-    delivers with (registry prefix included). An undecidable delivery leaves them as built."""
-    from loopdev.build.delivery import planned_delivery
-    from loopdev.errors import BuildError
-
-    try:
-        choice = _run_coroutine(planned_delivery(config, context))
-    except BuildError as err:
-        click.echo(f"loopdev: warning: {err.message}; images keep their local names", err=True)
-        return refs
-    return {name: choice.cluster_ref(ref) for name, ref in refs.items()}
-
-
-def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run``, on a worker thread when this thread already runs a loop (the command
-    called from async code, as the session tests do)."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def parse_image_overrides(config: Loopfile, images: tuple[str, ...]) -> dict[str, str] | None:
