@@ -80,6 +80,9 @@ class ClusterDocker(FakeDocker):
     async def push(self, ref: str, on_line: Any) -> None:
         self.pushed.append(ref)
 
+    async def registry_has(self, ref: str) -> bool:  # the engine's registry presence check
+        return ref in self.pushed
+
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
