@@ -18,12 +18,13 @@ _DIGEST_LINE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def step_of(line: str) -> str | None:
-    """The build step ``line`` starts, for the dashboard (None: not a step header)."""
+    """The build step ``line`` starts, for the dashboard (None: not a step header). The
+    whole line, so plain output can tell the step event from the log line it repeats."""
     if line.startswith("Step ") and " : " in line:
         return line
     m = _VERTEX.match(line)
     if m and _STEP_HEADER.match(m.group(2)):
-        return m.group(2)
+        return line
     return None
 
 

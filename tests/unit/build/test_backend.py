@@ -144,11 +144,11 @@ def test_cli_errors_outside_any_step_are_reported() -> None:
 def test_steps_and_noise() -> None:
     lines = FAILED_RUN.splitlines()
     assert [s for s in map(step_of, lines) if s] == [
-        "[1/2] FROM docker.io/loopdev-test/busybox:1",
-        "[2/2] RUN echo hello-out && exit 3",
+        "#4 [1/2] FROM docker.io/loopdev-test/busybox:1",
+        "#5 [2/2] RUN echo hello-out && exit 3",
     ]
     assert step_of("Step 3/5 : RUN make") == "Step 3/5 : RUN make"
     assert step_of("#3 [internal] load metadata for x") is None
-    assert step_of("#7 [base 2/4] COPY . /") == "[base 2/4] COPY . /"
+    assert step_of("#7 [base 2/4] COPY . /") == "#7 [base 2/4] COPY . /"
     noise = [ln for ln in lines if buildkit_noise(ln)]
     assert len(noise) == 4 and all(ln == "" or "sha256:" in ln for ln in noise)
