@@ -188,3 +188,28 @@ async def test_render_prints_the_references_up_applies(
         assert {p.rsplit("/", 1)[1] for p in docker.pushed} == {
             r.rsplit("/", 1)[1] for r in rendered
         }
+
+
+async def test_render_follows_the_context_option(
+    project: Path,
+    fake_cluster: FakeCluster,
+    kep1755: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The current context runs on this engine (no prefix); ``--context`` names the kind
+    cluster whose registry the cluster announces, and render prefixes as up would there."""
+    desktop = fake_cluster.write_kubeconfig(tmp_path / "desktop", "docker-desktop")
+    kind = fake_cluster.write_kubeconfig(tmp_path / "kind", "kind-dev")
+    monkeypatch.setenv("KUBECONFIG", f"{desktop}{os.pathsep}{kind}")
+    loopfile = str(project / "loopfile.yaml")
+    runner = CliRunner()
+    plain = await asyncio.to_thread(runner.invoke, main_group, ["-f", loopfile, "render"])
+    chosen = await asyncio.to_thread(
+        runner.invoke, main_group, ["-f", loopfile, "--context", "kind-dev", "render"]
+    )
+    assert plain.exit_code == chosen.exit_code == 0, plain.output + chosen.output
+    assert _images(list(yaml.safe_load_all(plain.stdout)))[0].startswith("api:loopdev-")
+    applied, _ = await _applied_by_up(project, "kind-dev")
+    assert _images(list(yaml.safe_load_all(chosen.stdout))) == applied
+    assert applied[0].startswith("kind-registry:5000/api:loopdev-")

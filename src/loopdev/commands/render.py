@@ -66,7 +66,7 @@ def command(
 
     opts = dataclasses.replace(opts, profiles=opts.profiles + profiles)
     config = load_from_options(opts, command="render")
-    refs = image_refs(config, images, opts.context)
+    refs = image_refs(config, images)
     objects = render_objects(
         config, refs, set_values=set_values, values_files=[p.resolve() for p in values_files]
     )
@@ -108,6 +108,10 @@ def image_refs(
     if missing:
         from loopdev.build.delivery import planned_cluster_refs
 
+        if context is None:  # the command's --context (a global option)
+            click_ctx = click.get_current_context(silent=True)
+            found = click_ctx.find_object(GlobalOptions) if click_ctx is not None else None
+            context = found.context if found is not None else None
         planned, warning = planned_cluster_refs(config, planned, context)
         if warning:
             click.echo(f"loopdev: warning: {warning}", err=True)
