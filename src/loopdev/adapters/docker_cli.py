@@ -214,7 +214,9 @@ async def cli_build(cli: BuildkitCli, b: CliBuild, on_line: LineSink) -> str:
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
-    for sig, grace in ((signal.SIGINT, 10.0), (signal.SIGKILL, 5.0)):
+    # SIGINT lets the CLI cancel the solve (about 1 s); a CLI slower than that is killed,
+    # and the engine cancels the solve when the CLI's session drops.
+    for sig, grace in ((signal.SIGINT, 3.0), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         try:

@@ -119,7 +119,9 @@ class ImageBuilder:
             if me in self._superseded and newer is not None and newer is not me:
                 self._superseded.discard(me)
                 self.on_log(name, "build superseded by a newer change")
-                return await newer
+                # Shielded: cancelling this (older) caller must not cancel the newer build,
+                # which belongs to the caller that asked for it.
+                return await asyncio.shield(newer)
             raise
 
     async def _run(

@@ -142,6 +142,29 @@ async def test_newer_request_supersedes_running_build(tmp_path: Path) -> None:
     assert ("a", "build superseded by a newer change") in log
 
 
+async def test_cancelling_the_superseded_caller_keeps_the_newer_build(tmp_path: Path) -> None:
+    """The older caller waits on the newer build; giving up on it must not cancel that build
+    (it belongs to the newer caller)."""
+    config = project(tmp_path, ["a"])
+    docker = FakeDocker()
+    docker.gate = asyncio.Event()
+    log: list = []
+    b = builder(config, docker, log)
+    first = asyncio.create_task(b.build())
+    while docker.active == 0:
+        await asyncio.sleep(0.01)
+    write(tmp_path / "a/f.txt", "changed")
+    newer = asyncio.create_task(b.build())
+    while ("a", "build superseded by a newer change") not in log:
+        await asyncio.sleep(0.01)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    docker.gate.set()
+    second = await newer
+    assert not second["a"].reused and docker.order == ["a"]
+
+
 async def test_build_lines_reach_on_log(tmp_path: Path) -> None:
     config = project(tmp_path, ["a"])
     log: list = []
