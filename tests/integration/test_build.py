@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import uuid
@@ -21,9 +22,11 @@ from loopdev.adapters.docker import DockerAdapter
 from loopdev.build.builder import ImageBuilder
 from loopdev.build.delivery_impl import SharedDaemon
 from loopdev.build.digest import compute_digests
+from loopdev.config.model import BuildSettings
 from loopdev.errors import BuildError
 from tests.support.images import ensure_busybox_image
-from tests.unit.build.conftest import make_loopfile, write
+from tests.unit.build.conftest import make_loopfile
+from tests.unit.build.conftest import write as write_file
 
 pytestmark = pytest.mark.docker
 
@@ -70,11 +73,24 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     return root
 
 
-class Run:
-    """A builder over a temp project plus everything it logged."""
+BUILDERS = ["classic", "buildkit"]
+_BUILDKIT_OUTPUT = re.compile(r"^#\d+ \d+\.\d+ ")  # "#7 0.412 " before a step's output
 
-    def __init__(self, root: Path, images: dict[str, dict], adapter: DockerAdapter) -> None:
-        self.config = make_loopfile(root, images)
+
+@pytest.fixture(params=BUILDERS)
+def builder(request: pytest.FixtureRequest) -> str:
+    """Each test runs with both builders: BuildKit (docker CLI) and the classic SDK one."""
+    return str(request.param)
+
+
+class Run:
+    """A builder over a temp project plus everything it logged (step output unprefixed)."""
+
+    def __init__(
+        self, root: Path, images: dict[str, dict], adapter: DockerAdapter, builder: str
+    ) -> None:
+        config = make_loopfile(root, images)
+        self.config = dataclasses.replace(config, build=BuildSettings(builder=builder))  # type: ignore[arg-type]
         self.adapter = adapter
         self.lines: dict[str, list[str]] = {}
         self.builder = ImageBuilder(
@@ -82,7 +98,7 @@ class Run:
         )
 
     def log(self, image: str, line: str) -> None:
-        self.lines.setdefault(image, []).append(line)
+        self.lines.setdefault(image, []).append(_BUILDKIT_OUTPUT.sub("", line))
         step = re.fullmatch(r" ---> ([0-9a-f]{12})", line)
         if step:
             LAYERS.append(step.group(1))
@@ -94,12 +110,26 @@ def project(tmp_path: Path, cache_dir: Path, client: docker.DockerClient) -> Pat
     return tmp_path
 
 
-def name(short: str) -> str:
-    return f"{PREFIX}/{short}"
+def write(path: Path, text: str) -> Path:
+    """Dockerfiles get this session's ENV after each FROM: BuildKit keeps its own step
+    cache (removing images does not clear it), and a cached step prints nothing."""
+    if path.name.endswith("Dockerfile"):
+        lines = text.splitlines()
+        stamp = f"ENV LOOPDEV_TEST_SESSION={PREFIX}"
+        text = "\n".join(
+            x for ln in lines for x in ([ln, stamp] if ln.startswith("FROM ") else [ln])
+        )
+        text += "\n"
+    return write_file(path, text)
 
 
-async def make_run(root: Path, images: dict[str, dict]) -> Run:
-    return Run(root, images, await DockerAdapter.connect())
+def name(short: str, builder: str = "classic") -> str:
+    """Per builder: the same content under both builders must not reuse the other's tag."""
+    return f"{PREFIX}/{short}" if builder == "classic" else f"{PREFIX}/{short}-{builder}"
+
+
+async def make_run(root: Path, images: dict[str, dict], builder: str = "classic") -> Run:
+    return Run(root, images, await DockerAdapter.connect(), builder)
 
 
 def age(path: Path) -> None:
@@ -108,17 +138,18 @@ def age(path: Path) -> None:
     os.utime(path, ns=(old, old))
 
 
-async def test_unchanged_context_makes_no_build_call(project: Path) -> None:
-    api = name("api")
+async def test_unchanged_context_makes_no_build_call(project: Path, builder: str) -> None:
+    api = name("api", builder)
     write(project / "api/Dockerfile", "FROM scratch\nCOPY . /app\n")
     write(project / "api/.dockerignore", "*.log\n")
     write(project / "api/main.txt", "one")
     write(project / "api/debug.log", "x")
-    run = await make_run(project, {api: {"context": "api"}})
+    run = await make_run(project, {api: {"context": "api"}}, builder)
 
     first = (await run.builder.build())[api]
     assert not first.reused and run.adapter.build_calls == 1
-    assert any("Successfully tagged" in ln for ln in run.lines[api])
+    done = "Successfully tagged" if builder == "classic" else f"naming to docker.io/{first.ref}"
+    assert any(done in ln for ln in run.lines[api])
 
     second = (await run.builder.build())[api]
     assert second.reused and second.ref == first.ref and run.adapter.build_calls == 1
@@ -162,8 +193,10 @@ FILES = [
 ]
 
 
-async def test_files_reaching_the_daemon_are_exactly_our_set(project: Path, busybox: str) -> None:
-    api = name("ctx")
+async def test_files_reaching_the_daemon_are_exactly_our_set(
+    project: Path, busybox: str, builder: str
+) -> None:
+    api = name("ctx", builder)
     df = (
         f"FROM {busybox}\nCOPY . /ctx\nRUN cd /ctx && find . -type f -o -type l | sed 's/^/CTX:/'\n"
     )
@@ -172,7 +205,7 @@ async def test_files_reaching_the_daemon_are_exactly_our_set(project: Path, busy
     for rel in FILES:
         write(project / "c" / rel, rel)
     os.symlink("a.txt", project / "c/link.txt")
-    run = await make_run(project, {api: {"context": "c", "ignore": ["src/*.key"]}})
+    run = await make_run(project, {api: {"context": "c", "ignore": ["src/*.key"]}}, builder)
 
     digests = await asyncio.to_thread(compute_digests, run.config)
     ours = {e.path for e in digests[api].inputs.entries if e.kind in ("f", "l")}
@@ -188,14 +221,14 @@ async def test_files_reaching_the_daemon_are_exactly_our_set(project: Path, busy
 
 
 async def test_ignored_dockerfile_is_sent_but_removed_by_the_daemon(
-    project: Path, busybox: str
+    project: Path, busybox: str, builder: str
 ) -> None:
-    api = name("ign")
+    api = name("ign", builder)
     df = f"FROM {busybox}\nCOPY . /ctx\nRUN cd /ctx && find . -type f | sed 's/^/CTX:/'\n"
     write(project / "d/Dockerfile", df)
     write(project / "d/.dockerignore", "Dockerfile\n.dockerignore\n")
     write(project / "d/app.txt", "x")
-    run = await make_run(project, {api: {"context": "d"}})
+    run = await make_run(project, {api: {"context": "d"}}, builder)
     digests = await asyncio.to_thread(compute_digests, run.config)
     ours = {e.path for e in digests[api].inputs.entries if e.kind == "f"}
     await run.builder.build()
@@ -204,15 +237,17 @@ async def test_ignored_dockerfile_is_sent_but_removed_by_the_daemon(
     assert seen == {"app.txt"}  # ... but the daemon drops them before COPY, as docker does
 
 
-async def test_from_another_loopfile_image_builds_after_it(project: Path, busybox: str) -> None:
-    base, app = name("base"), name("app")
+async def test_from_another_loopfile_image_builds_after_it(
+    project: Path, busybox: str, builder: str
+) -> None:
+    base, app = name("base", builder), name("app", builder)
     write(project / "base/Dockerfile", f"FROM {busybox}\nCOPY lib.txt /lib.txt\n")
     write(project / "base/lib.txt", "v1")
     write(
         project / "app/Dockerfile", f"ARG BASE={base}\nFROM ${{BASE}}\nRUN cat /lib.txt && echo\n"
     )
     images = {base: {"context": "base"}, app: {"context": "app"}}
-    run = await make_run(project, images)
+    run = await make_run(project, images, builder)
 
     first = await run.builder.build([app])
     assert set(first) == {base, app} and run.adapter.build_calls == 2
@@ -224,22 +259,27 @@ async def test_from_another_loopfile_image_builds_after_it(project: Path, busybo
     assert "v2" in run.lines[app] and run.adapter.build_calls == 4
 
 
-async def test_failure_names_the_step_and_its_output(project: Path, busybox: str) -> None:
-    api = name("bad")
+async def test_failure_names_the_step_and_its_output(
+    project: Path, busybox: str, builder: str
+) -> None:
+    api = name("bad", builder)
     write(project / "b/Dockerfile", f"FROM {busybox}\nRUN echo ok\nRUN echo boom && false\n")
-    run = await make_run(project, {api: {"context": "b", "build_args": {"UNUSED": "1"}}})
+    run = await make_run(project, {api: {"context": "b", "build_args": {"UNUSED": "1"}}}, builder)
     with pytest.raises(BuildError) as info:
         await run.builder.build()
     text = info.value.message
-    assert f"image {api}: build failed at Step 3/" in text
-    assert "RUN echo boom && false" in text and "boom" in text and "non-zero code: 1" in text
+    step, code = ("Step 4/", "non-zero code: 1") if builder == "classic" else ("[3/3]", "code: 1")
+    assert f"image {api}: build failed at {step}" in text
+    assert "RUN echo boom && false" in text and "  | boom" in text and code in text
 
 
-async def test_newer_request_cancels_the_running_build(project: Path, busybox: str) -> None:
-    api = name("slow")
+async def test_newer_request_cancels_the_running_build(
+    project: Path, busybox: str, builder: str
+) -> None:
+    api = name("slow", builder)
     write(project / "s/Dockerfile", f"FROM {busybox}\nCOPY v.txt /\nRUN sleep 60\n")
     write(project / "s/v.txt", "1")
-    run = await make_run(project, {api: {"context": "s"}})
+    run = await make_run(project, {api: {"context": "s"}}, builder)
     slow = asyncio.create_task(run.builder.build())
     for _ in range(200):
         if any("RUN sleep 60" in ln for ln in run.lines.get(api, [])):
@@ -257,11 +297,11 @@ async def test_newer_request_cancels_the_running_build(project: Path, busybox: s
 
 
 async def test_old_tags_are_removed_from_the_engine(
-    project: Path, client: docker.DockerClient
+    project: Path, client: docker.DockerClient, builder: str
 ) -> None:
-    api = name("prune")
+    api = name("prune", builder)
     write(project / "p/Dockerfile", "FROM scratch\nCOPY . /app\n")
-    run = await make_run(project, {api: {"context": "p"}})
+    run = await make_run(project, {api: {"context": "p"}}, builder)
     run.builder.keep_tags = 1
     refs = []
     for i in range(3):
@@ -273,30 +313,32 @@ async def test_old_tags_are_removed_from_the_engine(
     assert any(line == f"removed old image {refs[0]}" for line in run.lines[api])
 
 
-async def test_dockerfile_outside_the_context(project: Path, busybox: str) -> None:
-    api = name("outside-df")
+async def test_dockerfile_outside_the_context(project: Path, busybox: str, builder: str) -> None:
+    api = name("outside-df", builder)
     df = f"FROM {busybox}\nCOPY . /ctx\nRUN cd /ctx && find . -type f | sed 's/^/CTX:/'\n"
     write(project / "docker/api.Dockerfile", df)
     write(project / "src/app.txt", "x")
     write(project / "src/.dockerignore", "*.log\n")
     write(project / "src/debug.log", "x")
     run = await make_run(
-        project, {api: {"context": "src", "dockerfile": "../docker/api.Dockerfile"}}
+        project, {api: {"context": "src", "dockerfile": "../docker/api.Dockerfile"}}, builder
     )
     assert (await run.builder.build())[api].ref.startswith(f"{api}:loopdev-")
     seen = {ln[len("CTX:./") :] for ln in run.lines[api] if ln.startswith("CTX:./")}
     assert seen == {"app.txt", ".dockerignore"}  # our Dockerfile copy never lands in the image
 
 
-async def test_build_args_and_target_reach_the_build(project: Path, busybox: str) -> None:
-    api = name("target")
+async def test_build_args_and_target_reach_the_build(
+    project: Path, busybox: str, builder: str
+) -> None:
+    api = name("target", builder)
     df = (
         f'FROM {busybox} AS dev\nARG GREETING=nobody\nRUN echo "hello $GREETING"\n'
         "FROM dev AS prod\nRUN echo prod-stage-ran\n"
     )
     write(project / "t/Dockerfile", df)
     spec = {"context": "t", "build_args": {"GREETING": "world"}, "target": "dev"}
-    run = await make_run(project, {api: spec})
+    run = await make_run(project, {api: spec}, builder)
     await run.builder.build()
     assert "hello world" in run.lines[api]
     assert not any("prod-stage-ran" in ln for ln in run.lines[api])

@@ -73,7 +73,8 @@ def test_builds_then_reuses_and_prints_refs(project: tuple[Path, str, str]) -> N
     third = run()
     assert re.search(rf"^{re.escape(web)}\s+\S+\s+built in ", third.stdout, re.M)
     assert re.search(rf"^{re.escape(api)}\s+\S+\s+reused in ", third.stdout, re.M)
-    assert "Step 1/" in third.stderr  # build output streams unless -q
+    assert f"[{web}] building {web}:loopdev-" in third.stderr  # output streams unless -q
+    assert re.search(r"\] #\d+ \[1/1\] COPY \. /app", third.stderr)  # BuildKit plain progress
 
 
 def test_docker_unreachable_is_one_clear_line(project: tuple[Path, str, str]) -> None:
@@ -108,4 +109,33 @@ def test_failed_build_exits_1_naming_the_step(project: tuple[Path, str, str]) ->
     (root / "api/Dockerfile").write_text("FROM scratch\nCOPY missing.txt /\n")
     res = run("-q", api)
     assert res.exit_code == 1
-    assert ": build failed at Step 2/" in res.stderr and "COPY missing.txt" in res.stderr
+    assert ": build failed at [1/1] COPY missing.txt /: " in res.stderr  # BuildKit's step
+
+
+def test_custom_build_command_from_the_loopfile(project: tuple[Path, str, str]) -> None:
+    """images.<name>.custom as a user writes it: the command tags the image it is told to."""
+    root, api, _ = project
+    (root / "api/Dockerfile").unlink()  # a custom build needs none
+    (root / "api/build.sh").write_text(
+        "#!/bin/sh\nset -e\nprintf 'FROM scratch\\nCOPY f.txt /\\n' |"
+        ' DOCKER_BUILDKIT=0 docker build -q --label loopdev-test=1 -t "$IMAGE" -f - .\n'
+    )
+    text = (
+        (root / "loopfile.yaml")
+        .read_text()
+        .replace(
+            "    context: api\n",
+            "    context: api\n    custom: {cmd: sh build.sh, deps: [f.txt]}\n",
+        )
+    )
+    (root / "loopfile.yaml").write_text(text)
+    first = run(api)
+    assert first.exit_code == 0, first.output
+    ref = first.stdout.split()[1]
+    assert " built in " in first.stdout and f"[{api}] building {ref} (custom: sh build.sh)" in (
+        first.stderr
+    )
+    assert docker.from_env().images.get(ref).labels.get("loopdev-test") == "1"
+    (root / "api/build.sh").write_text((root / "api/build.sh").read_text() + "# edited\n")
+    again = run(api)  # build.sh is not in deps: nothing to do
+    assert again.exit_code == 0 and " reused in " in again.stdout and ref in again.stdout

@@ -16,7 +16,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import docker
 import docker.errors
@@ -24,6 +24,13 @@ from docker.utils import kwargs_from_env
 from docker.utils.build import PatternMatcher, create_archive, normalize_slashes
 from docker.utils.fnmatch import translate
 
+from loopdev.adapters.docker_cli import (
+    BuildkitCli,
+    CliBuild,
+    CliProbe,
+    cli_build,
+    find_buildkit_cli,
+)
 from loopdev.errors import BuildError, DockerUnavailable
 
 __all__ = [
@@ -64,6 +71,12 @@ class BuildRequest:
     build_args: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    builder: Literal["classic", "buildkit"] = "classic"
+    cli: BuildkitCli | None = None  # the BuildKit-capable docker CLI (builder "buildkit")
+    dockerfile_text: str = ""  # BuildKit: the Dockerfile to build (rewritten FROMs included)
+    ignore: tuple[str, ...] = ()  # BuildKit: the ignore patterns the digest applied
+    secrets: tuple[str, ...] = ()  # --secret specs (BuildKit only)
+    ssh: tuple[str, ...] = ()  # --ssh specs (BuildKit only)
 
 
 def docker_host() -> str:
@@ -83,6 +96,13 @@ class DockerAdapter:
     def __init__(self, api: Any) -> None:
         self.api = api
         self.build_calls = 0
+        self._cli_probe: CliProbe | None = None
+
+    async def buildkit_cli(self) -> CliProbe:
+        """The docker CLI that builds with BuildKit here, probed once per adapter."""
+        if self._cli_probe is None:
+            self._cli_probe = await find_buildkit_cli()
+        return self._cli_probe
 
     @classmethod
     def from_env_sync(cls) -> DockerAdapter:
@@ -119,6 +139,8 @@ class DockerAdapter:
         def emit(line: str) -> None:
             loop.call_soon_threadsafe(on_line, line)
 
+        if req.builder == "buildkit":
+            return await self._build_cli(req, on_line)
         run = _BuildRun(self.api, req, emit)
         task = asyncio.ensure_future(asyncio.to_thread(run.run))
         try:
@@ -128,6 +150,16 @@ class DockerAdapter:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, 15)
             raise
+
+    async def _build_cli(self, req: BuildRequest, on_line: LineSink) -> str:
+        """BuildKit through the docker CLI (``req.cli``)."""
+        if req.cli is None:
+            raise BuildError("a BuildKit build needs a docker CLI that can run it")
+        options = CliBuild(
+            req.context, req.dockerfile_text, req.ignore, req.tag, req.build_args,
+            req.target, req.labels, req.secrets, req.ssh,
+        )  # fmt: skip
+        return await cli_build(req.cli, options, on_line)
 
     async def tag(self, src: str, dest: str) -> None:
         repo, tag = split_tag(dest)
@@ -234,6 +266,17 @@ class DockerAdapter:
         return int(code or 0), out.decode(errors="replace")
 
 
+def write_context_tar(r: BuildRequest, fileobj: IO[bytes]) -> None:
+    """The context as Docker receives it: the hashed files plus the rewritten Dockerfile."""
+    try:
+        create_archive(r.context, list(r.files), fileobj=fileobj, extra_files=list(r.extra_files))
+    except OSError as err:
+        raise BuildError(
+            f"cannot read the build context {r.context}: {err}",
+            "a file changed or vanished while the build started; save again to rebuild",
+        ) from None
+
+
 def _pump(sock: Any, data: Iterable[bytes]) -> bytes:
     """Write all of ``data`` to an attached exec socket, half-close, read frames until EOF."""
     raw = getattr(sock, "_sock", sock)
@@ -284,22 +327,10 @@ class _BuildRun:
 
     def run(self) -> str:
         with tempfile.TemporaryFile() as tar:
-            self._write_tar(tar)
+            write_context_tar(self.req, tar)
             if self.cancelled.is_set():
                 raise BuildCancelled()
             return self._stream(tar)
-
-    def _write_tar(self, fileobj: IO[bytes]) -> None:
-        r = self.req
-        try:
-            create_archive(
-                r.context, list(r.files), fileobj=fileobj, extra_files=list(r.extra_files)
-            )
-        except OSError as err:
-            raise BuildError(
-                f"cannot read the build context {r.context}: {err}",
-                "a file changed or vanished while the build started; save again to rebuild",
-            ) from None
 
     def _stream(self, tar: IO[bytes]) -> str:
         r = self.req

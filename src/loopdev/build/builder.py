@@ -12,6 +12,9 @@ images fail, ``BuildFailed`` carries both the failures and the images that did b
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from loopdev.adapters.docker import BuildRequest
+from loopdev.build.backend import choose_builder, needs_buildkit
 from loopdev.build.context import read_dockerignore
+from loopdev.build.custom import run_custom_build
 from loopdev.build.delivery import Delivery
 from loopdev.build.digest import TAG_PREFIX, ImageDigest, compute_digests
 from loopdev.build.dockerfile import rewrite_froms
-from loopdev.config.model import Loopfile
+from loopdev.config.model import BuildSecret, Loopfile
 from loopdev.errors import BuildError
+from loopdev.redact import REDACTOR, scrub
 
 REWRITTEN_DOCKERFILE = ".loopdev.Dockerfile"
 
@@ -113,7 +119,9 @@ class ImageBuilder:
             if me in self._superseded and newer is not None and newer is not me:
                 self._superseded.discard(me)
                 self.on_log(name, "build superseded by a newer change")
-                return await newer
+                # Shielded: cancelling this (older) caller must not cancel the newer build,
+                # which belongs to the caller that asked for it.
+                return await asyncio.shield(newer)
             raise
 
     async def _run(
@@ -132,11 +140,17 @@ class ImageBuilder:
         if not force and await self._present(ref, needed_locally):
             return BuildResult(name, self.delivery.cluster_ref(ref), True, time.monotonic() - start)
         async with self._sem:
-            self.on_log(name, f"building {ref}")
             try:
-                await self.docker.build(self._request(d), lambda line: self.on_log(name, line))
+                if self.config.images[name].custom is not None:
+                    await self._custom(d)
+                else:
+                    req = await self._with_builder(d, self._request(d))
+                    self.on_log(name, f"building {ref} ({req.builder})")
+                    await self.docker.build(req, lambda line: self.on_log(name, scrub(line)))
             except BuildError as err:  # same class (e.g. DockerUnavailable), image named
-                raise type(err)(f"image {name}: {err.message}", err.hint) from None
+                named = err.message.startswith(f"image {name}: ")
+                message = scrub(err.message if named else f"image {name}: {err.message}")
+                raise type(err)(message, err.hint) from None
         cluster_ref = await self.delivery.deliver(ref)
         if self.delivery.name != "shared":
             self.on_log(name, f"delivered to the cluster ({self.delivery.name}) as {cluster_ref}")
@@ -177,6 +191,43 @@ class ImageBuilder:
             return bool(await self.docker.image_exists(ref))
         return True
 
+    async def _with_builder(self, d: ImageDigest, req: BuildRequest) -> BuildRequest:
+        """BuildKit when ``build.builder`` and this machine allow, else the classic builder;
+        a build that needs BuildKit where there is none fails here, saying why."""
+        image, setting = self.config.images[d.inputs.name], self.config.build.builder
+        needs = needs_buildkit(image, d.inputs.dockerfile_text, image.dockerfile)
+        probe = None
+        if setting != "classic" and hasattr(self.docker, "buildkit_cli"):
+            probe = await self.docker.buildkit_cli()
+        cli = probe.cli if probe is not None else None
+        rejected = probe.rejected if probe is not None else ()
+        builder = choose_builder(image.name, setting, cli is not None, needs, rejected)
+        if builder == "classic":
+            return req
+        if image.secrets:  # a RUN that prints one is masked like any secret loopdev knows
+            REDACTOR.add(*await asyncio.to_thread(secret_values, image.secrets))
+        text = d.inputs.dockerfile_text
+        if d.inputs.bases:
+            base_refs = d.base_refs if isinstance(d, _Planned) else {}
+            text = rewrite_froms(text, image.build_args, base_refs)
+        return dataclasses.replace(
+            req, builder=builder, cli=cli, dockerfile_text=text, ignore=d.inputs.patterns,
+            secrets=tuple(s.cli_spec() for s in image.secrets), ssh=image.ssh,
+        )  # fmt: skip
+
+    async def _custom(self, d: ImageDigest) -> None:
+        """Run ``images.<name>.custom.cmd``; it must leave ``d.ref`` in the local engine."""
+        image = self.config.images[d.inputs.name]
+        assert image.custom is not None
+        self.on_log(image.name, f"building {d.ref} (custom: {image.custom.cmd})")
+        await run_custom_build(image, d.ref, lambda line: self.on_log(image.name, line))
+        if not await self.docker.image_exists(d.ref):
+            raise BuildError(
+                f"the custom build command exited 0 but image {d.ref} does not exist",
+                "the command must build or tag the image as $IMAGE, "
+                'e.g. docker build -t "$IMAGE" "$BUILD_CONTEXT"',
+            )
+
     def _request(self, d: ImageDigest) -> BuildRequest:
         inputs, image = d.inputs, self.config.images[d.inputs.name]
         files = tuple(e.path for e in inputs.entries if e.kind != "o")
@@ -210,6 +261,18 @@ class ImageBuilder:
 @dataclass(frozen=True)
 class _Planned(ImageDigest):
     base_refs: Mapping[str, str] = field(default_factory=dict)  # base image -> its local tag
+
+
+def secret_values(secrets: Sequence[BuildSecret]) -> list[str]:
+    """The values of build secrets (blocking: reads files), whole and line by line."""
+    values: list[str] = []
+    for secret in secrets:
+        value = os.environ.get(secret.env or "", "") if secret.env else ""
+        if secret.src is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                value = secret.src.read_text(encoding="utf-8")
+        values += [value.strip(), *(ln.strip() for ln in value.splitlines())]
+    return [v for v in values if v]
 
 
 class _BaseFailed(BuildError):

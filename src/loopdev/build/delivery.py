@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
 import yaml
 
-from loopdev.build.delivery_impl import CliLoad, NodeImport, Registry, SharedDaemon
+from loopdev.build.delivery_impl import CliLoad, NodeImport, Registry, SharedDaemon, registry_ref
 from loopdev.config.model import Loopfile
 from loopdev.errors import BuildError
 
+T = TypeVar("T")
 SHARED_CONTEXTS = ("docker-desktop", "docker-for-desktop", "orbstack", "rancher-desktop", "colima")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal")
 
@@ -45,6 +47,11 @@ class DeliveryChoice:
     registry: str = ""  # push to (host[:port][/prefix])
     pull_registry: str = ""  # what the cluster's runtime pulls from (KEP-1755)
     reason: str = ""
+
+    def cluster_ref(self, ref: str) -> str:
+        """The reference manifests use for the locally built ``ref`` under this delivery;
+        equal to ``make_delivery(self, ...).cluster_ref(ref)`` (what ``up`` applies)."""
+        return registry_ref(ref, self.pull_registry) if self.kind == "registry" else ref
 
 
 def parse_registry_hosting(text: str | None) -> tuple[str, str] | None:
@@ -183,17 +190,79 @@ async def detect_delivery(
     docker: Any = None,
 ) -> Delivery:
     """Choose and build the delivery for this session (``docker``: a ``DockerAdapter``)."""
-    mode, registry = config.build.delivery, config.build.registry
-    hosting = None
-    if needs_cluster_lookup(mode, registry, kube_context, os.environ):
-        hosting = await read_registry_hosting(kube_api)
     if docker is None:
         from loopdev.adapters.docker import DockerAdapter
 
         docker = await DockerAdapter.connect()
-    nodes = await _nodes_found(docker, mode, kube_context)
-    choice = choose_delivery(mode, registry, kube_context, server_url, hosting, os.environ, nodes)
+    choice = await delivery_choice(config, kube_context, server_url, kube_api, docker)
     return make_delivery(choice, docker)
+
+
+async def delivery_choice(
+    config: Loopfile,
+    kube_context: str,
+    server_url: str | None,
+    kube_api: object | None,
+    docker: Any = None,
+) -> DeliveryChoice:
+    """The session's ``DeliveryChoice``: what ``up`` and ``build`` deliver with, and what
+    ``render`` prefixes references by. Without ``docker`` (render) kind/k3d node containers
+    are not looked for; that only tells kind from shared, which name images alike."""
+    mode, registry = config.build.delivery, config.build.registry
+    hosting = None
+    if needs_cluster_lookup(mode, registry, kube_context, os.environ):
+        hosting = await read_registry_hosting(kube_api)
+    nodes = await _nodes_found(docker, mode, kube_context) if docker is not None else None
+    return choose_delivery(mode, registry, kube_context, server_url, hosting, os.environ, nodes)
+
+
+def lookup_client(kube_context: str) -> Any:
+    """A kube adapter for the KEP-1755 lookup (short timeout); None when unusable."""
+    try:
+        from loopdev.adapters.kube import KubeClient, resolve_target
+
+        return KubeClient(resolve_target(kube_context), request_timeout=3.0)
+    except Exception:  # noqa: BLE001 - no cluster access: delivery falls back to the context name
+        return None
+
+
+def planned_cluster_refs(
+    config: Loopfile, refs: Mapping[str, str], context: str | None
+) -> tuple[dict[str, str], str | None]:
+    """Local tags -> the references ``up`` applies (registry prefix included), through the
+    ``DeliveryChoice`` ``up`` delivers with; an undecidable delivery leaves them as built
+    and says why. Safe to call from a thread that runs a loop (async callers, tests)."""
+    try:
+        choice = _run_coroutine(planned_delivery(config, context))
+    except BuildError as err:
+        return dict(refs), f"{err.message}; images keep their local names"
+    return {name: choice.cluster_ref(ref) for name, ref in refs.items()}, None
+
+
+def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def planned_delivery(config: Loopfile, context: str | None) -> DeliveryChoice:
+    """The choice for a command without a session (``render``): kubeconfig read directly,
+    the cluster asked only when its KEP-1755 ConfigMap could change the answer."""
+    from loopdev.build.kubeinfo import kube_target
+
+    kube_context, server = kube_target(context)
+    settings = config.build
+    kube = None
+    if needs_cluster_lookup(settings.delivery, settings.registry, kube_context, os.environ):
+        kube = lookup_client(kube_context)
+    try:
+        return await delivery_choice(config, kube_context, server, kube)
+    finally:
+        if kube is not None:
+            kube.close()
 
 
 async def _nodes_found(docker: Any, mode: str, kube_context: str) -> bool | None:

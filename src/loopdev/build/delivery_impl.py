@@ -109,7 +109,7 @@ class Registry:
         self.docker, self.host, self.pull_host = docker, host.rstrip("/"), pull_host.rstrip("/")
 
     def _target(self, ref: str, host: str) -> str:
-        return f"{host}/{ref.split('/', 1)[1] if _has_registry(ref) else ref}"
+        return registry_ref(ref, host)
 
     def cluster_ref(self, ref: str) -> str:
         return self._target(ref, self.pull_host)
@@ -123,6 +123,16 @@ class Registry:
         await self.docker.tag(ref, target)
         await self.docker.push(target, lambda _line: None)
         return self.cluster_ref(ref)
+
+
+def registry_ref(ref: str, registry: str) -> str:
+    """``ref`` under ``registry`` (host[:port][/prefix]), in place of a registry ``ref`` names.
+
+    The one place a registry prefix is applied: the push target, and the reference manifests
+    use (``up`` through ``Registry.cluster_ref``, ``render`` through ``DeliveryChoice``).
+    """
+    registry = registry.rstrip("/")
+    return f"{registry}/{ref.split('/', 1)[1] if _has_registry(ref) else ref}"
 
 
 def _has_registry(ref: str) -> bool:

@@ -2,7 +2,8 @@
 
 The digest covers exactly what decides the image: every entry the build context sends
 (relative path, kind, mode, content hash or link target), the Dockerfile text, sorted build
-args, the target, and the digests of the loopfile images it builds ``FROM``.
+args, the target, and the digests of the loopfile images it builds ``FROM``. A custom build
+(``images.<name>.custom``) covers the entries its ``deps`` match, and its command.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import pathspec
 
 from loopdev.build.cache import HashCache, open_cache
 from loopdev.build.context import Entry, context_patterns, dockerfile_in_context, list_context
@@ -71,7 +74,7 @@ def check_image_paths(image: Image, repo_root: Path) -> None:
             f"image {image.name}: context directory {image.context} does not exist",
             "create it or fix images.<name>.context in the loopfile",
         )
-    if not image.dockerfile.is_file():
+    if image.custom is None and not image.dockerfile.is_file():
         raise BuildError(
             f"image {image.name}: Dockerfile {image.dockerfile} not found",
             "create it or set images.<name>.dockerfile in the loopfile",
@@ -83,6 +86,8 @@ def read_inputs(
 ) -> tuple[ImageInputs, HashCache]:
     """Read the Dockerfile and list the context (blocking: call from a worker thread)."""
     check_image_paths(image, repo_root)
+    if image.custom is not None:
+        return _custom_inputs(image, cache_root)
     text = image.dockerfile.read_text()
     rel = dockerfile_in_context(image.context, image.dockerfile)
     patterns = context_patterns(image.context, image.ignore)
@@ -96,6 +101,22 @@ def read_inputs(
     inputs = ImageInputs(
         image.name, image.context, text, rel, tuple(patterns), tuple(entries), bases
     )
+    return inputs, cache
+
+
+def _custom_inputs(image: Image, cache_root: Path | None) -> tuple[ImageInputs, HashCache]:
+    """A custom build's inputs: the context entries its ``deps`` name (all when none)."""
+    assert image.custom is not None
+    patterns = context_patterns(image.context, image.ignore)
+    cache = open_cache(image.context, "\n".join([*patterns, "\0custom"]), cache_root)
+    with cache.lock:
+        listing = cache.listing()
+        entries = list_context(image.context, patterns, None, listing)
+        cache.keep_listing(listing)
+    if image.custom.deps:
+        spec = pathspec.PathSpec.from_lines("gitignore", image.custom.deps)
+        entries = [e for e in entries if spec.match_file(e.path)]
+    inputs = ImageInputs(image.name, image.context, "", None, tuple(patterns), tuple(entries), ())
     return inputs, cache
 
 
@@ -115,6 +136,8 @@ def combine(
     for key in sorted(image.build_args):
         h.update(f"\0arg\0{key}={image.build_args[key]}".encode())
     h.update(f"\0target\0{image.target or ''}".encode())
+    if image.custom is not None:  # only then: Dockerfile builds keep their digests
+        h.update(f"\0custom\0{image.custom.cmd}\0{image.custom.deps!r}".encode())
     for base in sorted(inputs.bases):
         h.update(f"\0from\0{base}={bases[base]}".encode())
     return h.hexdigest()

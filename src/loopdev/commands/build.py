@@ -13,7 +13,6 @@ from loopdev.commands.complete import complete_images
 from loopdev.commands.options import GlobalOptions, pass_options
 
 if TYPE_CHECKING:
-    from loopdev.adapters.kube import KubeClient
     from loopdev.build.builder import BuildResult
     from loopdev.config.model import Loopfile
 
@@ -40,7 +39,7 @@ async def _build(
 ) -> list[BuildResult]:
     from loopdev.adapters.docker import DockerAdapter
     from loopdev.build.builder import ImageBuilder
-    from loopdev.build.delivery import detect_delivery, needs_cluster_lookup
+    from loopdev.build.delivery import detect_delivery, lookup_client, needs_cluster_lookup
     from loopdev.build.kubeinfo import kube_target
 
     kube_context, server = kube_target(context)
@@ -48,7 +47,7 @@ async def _build(
     kube = None
     settings = config.build
     if needs_cluster_lookup(settings.delivery, settings.registry, kube_context, os.environ):
-        kube = _kube_client(kube_context)
+        kube = lookup_client(kube_context)
     try:
         delivery = await detect_delivery(config, kube_context, server, kube, docker)
     finally:
@@ -65,16 +64,6 @@ async def _build(
     finally:
         await builder.drain()
     return list(results.values())
-
-
-def _kube_client(kube_context: str) -> KubeClient | None:
-    """The kube adapter, for the KEP-1755 lookup; None when the kubeconfig is unusable."""
-    try:
-        from loopdev.adapters.kube import KubeClient, resolve_target
-
-        return KubeClient(resolve_target(kube_context), request_timeout=3.0)
-    except Exception:  # noqa: BLE001 - no cluster access: delivery falls back to the context name
-        return None
 
 
 def _seconds(value: float) -> str:

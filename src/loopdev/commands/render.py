@@ -1,7 +1,9 @@
 """`loopdev render`: print (or write) exactly the objects `loopdev up` applies.
 
 The objects come from ``loopdev.render.render_objects``, the same call ``up`` makes, so CI
-and GitOps pipelines commit what developers run (modulo profile and image references).
+and GitOps pipelines commit what developers run (modulo profile and image references). Image
+references are the content-digest tags as the cluster names them: the delivery ``up`` would
+choose (``build.registry``, the cluster's KEP-1755 registry) prefixes them the same way.
 """
 
 from __future__ import annotations
@@ -92,8 +94,11 @@ def unused_images(refs: dict[str, str], text: str) -> list[str]:
     return sorted(name for name, ref in refs.items() if ref not in text)
 
 
-def image_refs(config: Loopfile, images: tuple[str, ...]) -> dict[str, str]:
-    """``--images`` over the planned digest tags; says so when placeholders stand in."""
+def image_refs(
+    config: Loopfile, images: tuple[str, ...], context: str | None = None
+) -> dict[str, str]:
+    """``--images`` over the planned digest tags, as the cluster names them (the registry
+    prefix ``up`` applies: ``planned_cluster_refs``); says so when placeholders stand in."""
     from loopdev.render.refs import planned_refs_or_placeholders
 
     overrides = parse_image_overrides(config, images) or {}
@@ -105,6 +110,16 @@ def image_refs(config: Loopfile, images: tuple[str, ...]) -> dict[str, str]:
             f"using placeholders like {planned[missing[0]]!r}",
             err=True,
         )
+    if missing:
+        from loopdev.build.delivery import planned_cluster_refs
+
+        if context is None:  # the command's --context (a global option)
+            click_ctx = click.get_current_context(silent=True)
+            found = click_ctx.find_object(GlobalOptions) if click_ctx is not None else None
+            context = found.context if found is not None else None
+        planned, warning = planned_cluster_refs(config, planned, context)
+        if warning:
+            click.echo(f"loopdev: warning: {warning}", err=True)
     return {**planned, **overrides}
 
 

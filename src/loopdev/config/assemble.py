@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from loopdev.config.model import (
+    BuildSecret,
     BuildSettings,
+    CustomBuild,
     Deploy,
     HelmRelease,
     Image,
@@ -73,7 +75,29 @@ def _image(name: str, raw: dict[str, Any], root: Path) -> Image:
         build_args={k: _text(v) for k, v in raw.get("buildArgs", {}).items()},
         ignore=tuple(raw.get("ignore", ())),
         live=_live(live) if live is not None else None,
+        secrets=tuple(_secret(s, root) for s in raw.get("secrets", ())),
+        ssh=tuple(_ssh(s, root) for s in raw.get("ssh", ())),
+        custom=_custom(raw["custom"]) if "custom" in raw else None,
     )
+
+
+def _secret(raw: dict[str, Any], root: Path) -> BuildSecret:
+    src = raw.get("src")
+    return BuildSecret(
+        raw["id"], _abs(root, Path(src).expanduser()) if src else None, raw.get("env")
+    )
+
+
+def _ssh(spec: str, root: Path) -> str:
+    """``id=path[,path]`` with each path made absolute (relative to the loopfile)."""
+    name, eq, paths = spec.partition("=")
+    if not eq:
+        return spec
+    return f"{name}=" + ",".join(str(_abs(root, Path(p).expanduser())) for p in paths.split(","))
+
+
+def _custom(raw: dict[str, Any]) -> CustomBuild:
+    return CustomBuild(cmd=raw["cmd"], deps=tuple(raw.get("deps", ())))
 
 
 def _live(raw: dict[str, Any]) -> LiveUpdate:
@@ -196,4 +220,5 @@ def _build(raw: dict[str, Any]) -> BuildSettings:
         delivery=raw.get("delivery", "auto"),
         registry=raw.get("registry"),
         parallel=int(raw.get("parallel", 2)),
+        builder=raw.get("builder", "auto"),
     )

@@ -131,6 +131,7 @@ def _image_sync_sources(name: str, image: dict[str, Any]) -> Iterator[tuple[Path
 
 
 DEPLOY_SOURCES = ["chart", "manifests", "kustomize", "helm"]
+DOCKERFILE_ONLY = ("dockerfile", "target", "buildArgs", "secrets", "ssh")
 
 
 def _check_exclusive(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
@@ -145,6 +146,14 @@ def _check_exclusive(data: dict[str, Any], marks: Marks, problems: Problems) -> 
     for name, body in _mapping(data.get("local")).items():
         if isinstance(body, dict):
             report_exactly_one(body, ["cmd", "serve"], ("local", name), marks, problems)
+    for name, image in _mapping(data.get("images")).items():
+        if not isinstance(image, dict) or "custom" not in image:
+            continue
+        for key in DOCKERFILE_ONLY:
+            if key in image:
+                path: Path_ = ("images", name, key)
+                msg = f"{key} applies to Dockerfile builds; images.{name}.custom builds the image"
+                problems.add_at(marks.key_at(path), path, f"{msg}, expected one of the two")
 
 
 def _check_dependencies(data: dict[str, Any], marks: Marks, problems: Problems) -> None:
@@ -226,7 +235,7 @@ def _check_paths(data: dict[str, Any], marks: Marks, problems: Problems, root: P
         if not _need(root, context, "directory", ctx_path, marks, problems):
             continue
         dockerfile = image.get("dockerfile", "Dockerfile")
-        if isinstance(dockerfile, str):
+        if isinstance(dockerfile, str) and ("custom" not in image or "dockerfile" in image):
             where = ("images", name, "dockerfile") if "dockerfile" in image else ctx_path
             _need(root / context, dockerfile, "file", where, marks, problems)
     deploy = _mapping(data.get("deploy"))

@@ -15,6 +15,7 @@ from typing import Any, Literal
 TriggerMode = Literal["auto", "manual"]
 DeployKind = Literal["chart", "manifests", "kustomize", "helm"]
 DeliveryMode = Literal["auto", "shared", "kind", "k3d", "registry"]
+BuilderMode = Literal["auto", "buildkit", "classic"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,27 @@ class LiveUpdate:
 
 
 @dataclass(frozen=True)
+class BuildSecret:
+    """A BuildKit build secret (``RUN --mount=type=secret,id=...``): a file or a variable."""
+
+    id: str
+    src: Path | None = None  # a file on this machine (absolute)
+    env: str | None = None  # or an environment variable of loopdev's process
+
+    def cli_spec(self) -> str:
+        """The ``docker build --secret`` value (names the source, never holds the value)."""
+        return f"id={self.id},src={self.src}" if self.src else f"id={self.id},env={self.env}"
+
+
+@dataclass(frozen=True)
+class CustomBuild:
+    """A user command that builds the image itself (Skaffold custom, Tilt custom_build)."""
+
+    cmd: str  # run by /bin/sh in the context with $IMAGE and $BUILD_CONTEXT set
+    deps: tuple[str, ...] = ()  # globs relative to the context; empty: the whole context
+
+
+@dataclass(frozen=True)
 class Image:
     name: str  # the repository manifests refer to, e.g. "api" or "example.com/api"
     context: Path
@@ -50,6 +72,9 @@ class Image:
     build_args: Mapping[str, str] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()  # extra .dockerignore-style patterns
     live: LiveUpdate | None = None
+    secrets: tuple[BuildSecret, ...] = ()
+    ssh: tuple[str, ...] = ()  # --ssh specs: "default" or "id=/absolute/path"
+    custom: CustomBuild | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +171,7 @@ class BuildSettings:
     delivery: DeliveryMode = "auto"
     registry: str | None = None  # push here instead (host[:port][/prefix])
     parallel: int = 2
+    builder: BuilderMode = "auto"  # auto: BuildKit when a capable docker CLI is found
 
 
 @dataclass(frozen=True)

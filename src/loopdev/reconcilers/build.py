@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from loopdev.build.progress import step_of
 from loopdev.engine import actions as a
 from loopdev.engine.manual import live_update_plans, pending_changes, under_manual_control
 from loopdev.engine.reconciler import SessionContext
@@ -50,10 +51,11 @@ async def default_builder(ctx: SessionContext) -> Builder:
 def _build_log_sink(ctx: SessionContext) -> Callable[[str, str], None]:
     def sink(image: str, line: str) -> None:
         ctx.logs.append(image, line, "build")
-        if line.startswith("Step "):
+        step = step_of(line)
+        if step is not None:
             res = ctx.store.state.resource(image)
             info = res.build if res is not None and res.build is not None else BuildInfo()
-            ctx.store.dispatch(a.StatusPatched(image, {"build": _with_step(info, line)}))
+            ctx.store.dispatch(a.StatusPatched(image, {"build": _with_step(info, step)}))
 
     return sink
 

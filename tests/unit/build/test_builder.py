@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from loopdev.adapters.docker import BuildRequest
+from loopdev.adapters.docker_cli import BuildkitCli, CliProbe
 from loopdev.build.builder import REWRITTEN_DOCKERFILE, BuildFailed, ImageBuilder
 from loopdev.build.delivery_impl import SharedDaemon
-from loopdev.config.model import BuildSettings
+from loopdev.config.model import BuildSecret, BuildSettings
 from loopdev.errors import BuildError
 from tests.unit.build.conftest import make_loopfile, write
 
@@ -141,6 +142,29 @@ async def test_newer_request_supersedes_running_build(tmp_path: Path) -> None:
     assert ("a", "build superseded by a newer change") in log
 
 
+async def test_cancelling_the_superseded_caller_keeps_the_newer_build(tmp_path: Path) -> None:
+    """The older caller waits on the newer build; giving up on it must not cancel that build
+    (it belongs to the newer caller)."""
+    config = project(tmp_path, ["a"])
+    docker = FakeDocker()
+    docker.gate = asyncio.Event()
+    log: list = []
+    b = builder(config, docker, log)
+    first = asyncio.create_task(b.build())
+    while docker.active == 0:
+        await asyncio.sleep(0.01)
+    write(tmp_path / "a/f.txt", "changed")
+    newer = asyncio.create_task(b.build())
+    while ("a", "build superseded by a newer change") not in log:
+        await asyncio.sleep(0.01)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    docker.gate.set()
+    second = await newer
+    assert not second["a"].reused and docker.order == ["a"]
+
+
 async def test_build_lines_reach_on_log(tmp_path: Path) -> None:
     config = project(tmp_path, ["a"])
     log: list = []
@@ -194,3 +218,46 @@ async def test_older_tags_are_pruned_except_in_use(tmp_path: Path) -> None:
         if i == 0:
             docker.in_use.add(refs[0])  # a container still runs the first image
     assert set(docker.created) == {"a:keepme", refs[0], refs[2], refs[3]}
+
+
+class BuildkitDocker(FakeDocker):
+    """A FakeDocker whose machine has (or lacks) a BuildKit-capable docker CLI."""
+
+    def __init__(self, cli: BuildkitCli | None) -> None:
+        super().__init__(delay=0)
+        self.probe = CliProbe(cli, () if cli else ("/usr/local/bin/docker: CLI 28.2.2 ...",))
+
+    async def buildkit_cli(self) -> CliProbe:
+        return self.probe
+
+
+CLI = BuildkitCli("/usr/bin/docker", "builtin", "20.10.24")
+
+
+async def test_buildkit_requests_carry_the_dockerfile_ignores_and_secrets(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a", "app"], {"app": "a"})
+    write(tmp_path / "app/.dockerignore", "*.log\n")
+    secret = BuildSecret("tok", env="TOKEN")
+    app = dataclasses.replace(config.images["app"], secrets=(secret,), ssh=("default",))
+    config = dataclasses.replace(config, images={**config.images, "app": app})
+    docker = BuildkitDocker(CLI)
+    results = await builder(config, docker).build()
+    req = next(r for r in docker.requests if r.tag.startswith("app:"))
+    assert req.builder == "buildkit" and req.cli == CLI
+    assert req.dockerfile_text == f"FROM {results['a'].ref}\nCOPY . /\n"  # FROM rewritten
+    assert req.ignore == ("*.log",)
+    assert req.secrets == ("id=tok,env=TOKEN",) and req.ssh == ("default",)
+
+
+async def test_a_cache_mount_without_buildkit_fails_naming_the_line(tmp_path: Path) -> None:
+    config = project(tmp_path, ["a", "b"])
+    write(tmp_path / "a/Dockerfile", "FROM scratch\nRUN --mount=type=cache,target=/c true\n")
+    docker = BuildkitDocker(None)
+    with pytest.raises(BuildFailed) as info:
+        await builder(config, docker).build()
+    assert info.value.message.startswith(
+        f"image a: {tmp_path}/a/Dockerfile:2: RUN --mount needs BuildKit, and no docker CLI "
+        "here can build with it (tried /usr/local/bin/docker: CLI 28.2.2 ...)"
+    )
+    assert set(info.value.failures) == {"a"} and set(info.value.results) == {"b"}
+    assert [r.builder for r in docker.requests] == ["classic"]  # b: the fallback builder

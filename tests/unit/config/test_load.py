@@ -159,3 +159,34 @@ def test_rendered_error_shows_the_line_with_a_caret_but_never_a_secret_line(
     assert "    6 |   y: {cmd: c, trigger: sometimes}\n" + caret in text
     assert text.count(" | ") == 2  # line 5 (holds a token) is not shown
     assert "expected a string, a number or true or false" in text
+
+
+def test_build_secrets_ssh_custom_and_builder(tmp_path: Path) -> None:
+    """Secret and ssh paths are made absolute against the loopfile; a custom image needs no
+    Dockerfile."""
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "gen").mkdir()  # no Dockerfile: the custom command builds it
+    (tmp_path / "loopfile.yaml").write_text(
+        "version: v1\nname: demo\nbuild: {builder: buildkit}\n"
+        "images:\n"
+        "  api:\n"
+        "    context: api\n"
+        "    secrets: [{id: npmrc, src: secrets/npmrc}, {id: token, env: GH_TOKEN}]\n"
+        "    ssh: [default, 'git=keys/id_ed25519,keys/other']\n"
+        "  gen:\n"
+        "    context: gen\n"
+        "    custom: {cmd: 'make image', deps: ['src/**', Makefile]}\n"
+        "deploy: {manifests: ['*.yaml']}\n"
+    )
+    model = load_loopfile(tmp_path / "loopfile.yaml", env={})
+    api, gen = model.images["api"], model.images["gen"]
+    assert model.build.builder == "buildkit"
+    assert [s.cli_spec() for s in api.secrets] == [
+        f"id=npmrc,src={tmp_path}/secrets/npmrc",
+        "id=token,env=GH_TOKEN",
+    ]
+    assert api.ssh == ("default", f"git={tmp_path}/keys/id_ed25519,{tmp_path}/keys/other")
+    assert api.custom is None and gen.custom is not None
+    assert gen.custom.cmd == "make image" and gen.custom.deps == ("src/**", "Makefile")
+    assert load_loopfile(VALID / "minimal.yaml", env={}).build.builder == "auto"
