@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from loopdev.build.progress import step_of
 from tests.integration.deploy_support import write_project
 
 pytestmark = pytest.mark.docker
@@ -74,7 +75,8 @@ def test_plain_up_prints_each_sync_and_build_step_once(
     output = "\n".join(lines)
     sync_lines = [x for x in lines if "synced 1 file" in x]
     assert len(sync_lines) == 1, output
-    steps = [x.split("│")[-1].strip() for x in lines if "Step " in x]
+    texts = [x.split("│")[-1].strip().removeprefix("building: ") for x in lines]
+    steps = [x.split("│")[-1].strip() for x, t in zip(lines, texts, strict=True) if step_of(t)]
     assert steps, output
     assert not any(x.startswith("building: ") for x in steps), output
     repeated = [s for s, n in Counter(steps).items() if n > 1]
