@@ -233,8 +233,14 @@ class Redactor:
         return text
 
 
+# ``secrets.yaml:8:9:`` is a file name and a line:column, not NAME: value.
+_LOCATION = re.compile(r"^\d+:\d+(:|$)")
+
+
 def _mask_assignment(m: re.Match[str]) -> str:
     if not is_secret_name(m.group("key")) or m.group("val") == MASK:
+        return m.group(0)
+    if "=" not in m.group("sep") and _LOCATION.match(m.group("val")):
         return m.group(0)
     return f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}{m.group('q')}"
 

@@ -164,3 +164,15 @@ def test_python_log_records_are_scrubbed_tracebacks_included() -> None:
         REDACTOR.clear()
     assert "s3cr3t-log-1" not in text
     assert "listener got ********" in text and "bad value ********" in text
+
+
+def test_a_file_location_in_a_secret_named_file_is_not_masked() -> None:
+    """``loopdev: secrets.yaml:8:9: ...`` names where a problem is; it carries no value."""
+    from loopdev.redact import Redactor
+
+    r = Redactor()
+    line = "loopdev: k8s/secrets.yaml:8:9: invalid YAML, expected a mapping"
+    assert r.scrub(line) == line
+    assert r.scrub("db-secret.yml:12:1: bad") == "db-secret.yml:12:1: bad"
+    assert "hunter2" not in r.scrub("secret: hunter2")
+    assert "8:9" not in r.scrub("SECRET=8:9:x")  # an assignment with '=' is still masked
