@@ -105,20 +105,26 @@ async def test_the_containers_have_no_writable_temp_dir(
     assert (await sh(kexec, rofs, "touch /dst/x && rm /dst/x"))[0] == 0  # the emptyDir
 
 
-@pytest.mark.parametrize("protocol", ["v5.channel.k8s.io", "v4.channel.k8s.io"])
+@pytest.mark.parametrize(
+    ("server_version", "protocol"),
+    [("1.28", "v4.channel.k8s.io"), ("1.31", "v5.channel.k8s.io")],
+    indirect=["server_version"],
+)
 @pytest.mark.parametrize("no_tar", [False, True])
 @pytest.mark.parametrize("container", ["notmp", "rofs"])
 async def test_odd_paths_deleted_and_copied_in_one_exec(
     roots_pod: tuple[str, str, str],
     kexec: KubeExec,
     tmp_path: Path,
+    server_version: str,
     protocol: str,
     no_tar: bool,
     container: str,
 ) -> None:
+    """Both stdin protocols: v4's byte count (a 1.28 server) and v5's CLOSE (1.30+)."""
     ns, no_tmp_ref, rofs_ref = roots_pod
-    kexec.protocols = (protocol,)
     t = await target(kexec, ns, no_tmp_ref if container == "notmp" else rofs_ref)
+    assert (await kexec.exec(t.namespace, t.pod, t.container, ["true"])).protocol == protocol
     code, out = await sh(kexec, t, MAKE_ODD, *ODD, "kept")
     assert code == 0, out
     (tmp_path / "app").mkdir()
