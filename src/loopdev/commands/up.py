@@ -141,8 +141,9 @@ async def _with_dashboard(session: Any) -> str:
 
 
 def _down(session: Any, *, to_stderr: bool = False) -> None:
-    from loopdev.deploy.down import describe, tear_down
+    from loopdev.config.namespaces import used_namespaces
+    from loopdev.deploy.down import describe_all, tear_down_all
 
     cfg = session.ctx.config
-    report = asyncio.run(tear_down(session.ctx.kube, cfg.namespace, cfg.name))
-    click.echo(describe(report, cfg.namespace), err=to_stderr)
+    reports = asyncio.run(tear_down_all(session.ctx.kube, used_namespaces(cfg), cfg.name))
+    click.echo(describe_all(reports), err=to_stderr)
