@@ -197,6 +197,7 @@ async def test_a_release_in_its_own_namespace_is_deployed_followed_synced_and_to
         assert fake_cluster.get_object("", "configmaps", other, "cache-settings") is not None
 
         config = load(path)
+        assert used_namespaces(config) == (namespace, other)
         kube = KubeClient(resolve_target(fake_cluster.context))
         session = Session(
             config, kube, fake_cluster.context, options=SessionOptions(),
