@@ -133,7 +133,7 @@ async def _with_dashboard(session: Any) -> str:
     from loopdev.tui.app import kube_events, run_dashboard
 
     await session.start()
-    events = kube_events(session.ctx.kube, session.ctx.namespace, session.store)
+    events = kube_events(session.ctx.kube, session.ctx.namespace, session.store, session.watch)
     try:
         return str(await run_dashboard(session.store, session.logs, events=events))
     finally:
