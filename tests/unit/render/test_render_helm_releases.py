@@ -254,3 +254,31 @@ def test_a_release_namespace_must_be_a_dns_label(tmp_path: Path) -> None:
         load_loopfile(path)
     assert "loopfile.yaml:" in str(err.value)
     assert "deploy.helm[0].namespace" in str(err.value)
+
+
+def test_one_workload_name_in_two_release_namespaces_is_a_config_error(
+    tmp_path: Path, helm_on_path: Path
+) -> None:
+    for name in ("a", "b"):
+        write_files(
+            tmp_path,
+            {
+                f"charts/{name}/Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n",
+                f"charts/{name}/values.yaml": CHART["values.yaml"].format(name=name),
+                f"charts/{name}/templates/app.yaml": CHART["templates/app.yaml"]
+                .format(name=name)
+                .replace("{{ .Release.Name }}", "web"),
+            },
+        )
+    path = write_loopfile(
+        tmp_path,
+        """\
+        helm:
+          - chart: charts/a
+          - {chart: charts/b, namespace: other}
+        """,
+    )
+    with pytest.raises(ConfigError) as err:
+        render_objects(load_loopfile(path), {})
+    assert "workload deployment/web is rendered in namespaces shop and other" in str(err.value)
+    assert "loopfile.yaml" in str(err.value)
