@@ -203,9 +203,26 @@ async def test_a_release_in_its_own_namespace_is_deployed_followed_synced_and_to
             config, kube, fake_cluster.context, options=SessionOptions(),
             reconcilers=load_reconcilers(),
         )  # fmt: skip
+        first_request = len(fake_cluster.requests())
         await session.start()
         try:
             await until(lambda: forwarded(port) == "built\n", "the forward to the cache pod")
+
+            # One watch per kind per namespace, shared by status, logs, live update and the
+            # forward (issue 16: no watch of its own per reconciler).
+            def watches() -> dict[str, int]:
+                opened = [
+                    r.path
+                    for r in fake_cluster.requests()[first_request:]
+                    if r.method == "GET" and "watch=true" in r.query.lower()
+                ]
+                return {
+                    ns: sum(f"/namespaces/{ns}/" in p for p in opened) for ns in (namespace, other)
+                }
+
+            await until(lambda: min(watches().values()) >= 5, "every informer's watch", 20)
+            print(f"watches opened per namespace: {watches()}")
+            assert watches() == {namespace: 5, other: 5}
             # `loopdev render` prints what `up` applies: the same objects, same namespaces.
             rendered = render_objects(config, dict(session.ctx.image_refs))
             homes = {(o["kind"], o["metadata"]["name"]): o["metadata"].get("namespace")
