@@ -110,7 +110,7 @@ class PortForwardReconciler:
                             continue
                     pod = choose_pod(candidates, current.get(i))
                     current[i] = pod["metadata"]["name"] if pod is not None else None
-                    _retarget(fwd, ctx.namespace, pod, remote)
+                    _retarget(fwd, _home(pod, ctx.namespace), pod, remote)
 
     async def _pod_sets(
         self, ctx: SessionContext, wire: Any, res: Resource
@@ -204,9 +204,12 @@ def _retarget(
     except PortNotFound as err:
         fwd.set_target(None, problem=str(err))
         return
-    # The pod's own namespace: a Helm release may deploy into another than the project's.
-    home = pod["metadata"].get("namespace") or namespace
-    fwd.set_target(Target(home, pod["metadata"]["name"], port))
+    fwd.set_target(Target(namespace, pod["metadata"]["name"], port))
+
+
+def _home(pod: Mapping[str, Any] | None, project: str) -> str:
+    """The pod's own namespace: a Helm release may deploy into another than the project's."""
+    return str(((pod or {}).get("metadata") or {}).get("namespace") or project)
 
 
 def _in_namespace(
