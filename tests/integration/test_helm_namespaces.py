@@ -184,7 +184,7 @@ async def test_a_release_in_its_own_namespace_is_deployed_followed_synced_and_to
     path = write_project(tmp_path, namespace, other, port)
     try:
         ci = await asyncio.to_thread(loopdev, fake_cluster, path, "ci", "--timeout", "120")
-        assert ci.returncode == 0, ci.stderr
+        assert ci.returncode == 0, ci.stdout + ci.stderr
         assert "every resource is ready (3)" in ci.stdout, ci.stdout  # it-web, web, cache
         created = fake_cluster.get_object("", "namespaces", "", other)
         assert created is not None  # made for the release, labelled as loopdev's
@@ -241,7 +241,7 @@ async def test_a_release_in_its_own_namespace_is_deployed_followed_synced_and_to
             kube.close()
 
         down = await asyncio.to_thread(loopdev, fake_cluster, path, "down", "--timeout", "60")
-        assert down.returncode == 0, down.stderr
+        assert down.returncode == 0, down.stdout + down.stderr
         assert f"deleted Namespace/{other}" in down.stdout
         assert not objects_in(fake_cluster, "apps", "deployments", namespace)
         assert not [
