@@ -126,3 +126,45 @@ async def test_what_outlives_the_timeout_is_reported() -> None:
     await apply_objects(kube, [bare_pod("job")], "dev", "p")
     report = await tear_down(kube, "dev", "p", keep_namespace=True, timeout=0.3)
     assert report.deleted == ["Pod/job"] and report.still_there == ["Pod/job"]
+
+
+def in_ns(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
+    obj["metadata"]["namespace"] = namespace
+    return obj
+
+
+async def test_release_namespaces_are_ensured_pruned_and_torn_down_each_by_its_own_rule() -> None:
+    from loopdev.deploy.down import describe_all, tear_down_all
+
+    kube = MemKube()
+    await kube.apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared"}}, None
+    )
+    ours = ownership_labels("p")
+    rendered = [
+        cm("app", ours),
+        in_ns(cm("cache", ours), "cache"),
+        in_ns(cm("old", ours), "cache"),
+        in_ns(cm("lib", ours), "shared"),
+    ]
+    first = await apply_objects(kube, rendered, "dev", "p", others=("cache", "shared"))
+    assert first.namespace_created
+    assert ("Namespace", "", "cache") in kube.objects  # created for the release, labelled
+    assert kube.objects[("Namespace", "", "cache")]["metadata"]["labels"] == ours
+    again = await apply_objects(kube, rendered[:2] + rendered[3:], "dev", "p", others=("cache",))
+    assert again.pruned == ["ConfigMap/old"]  # pruned in the release's namespace
+    assert ("ConfigMap", "shared", "lib") in kube.objects
+
+    await kube.apply(cm("theirs", {"app": "x"}), "cache")
+    reports = await tear_down_all(kube, ("dev", "cache", "shared"), "p", timeout=1)
+    by_ns = dict(reports)
+    assert by_ns["dev"].namespace_deleted
+    assert not by_ns["cache"].namespace_deleted  # someone else's object is in it
+    assert by_ns["cache"].deleted == ["ConfigMap/cache"]
+    assert not by_ns["shared"].namespace_deleted  # loopdev did not create it
+    assert by_ns["shared"].deleted == ["ConfigMap/lib"]
+    assert ("ConfigMap", "cache", "theirs") in kube.objects
+    assert ("Namespace", "", "shared") in kube.objects
+    assert not [k for k in kube.objects if k[0] == "ConfigMap" and k[2] != "theirs"]
+    text = describe_all(reports)
+    assert "kept Namespace/cache: it holds objects loopdev did not make: ConfigMap/theirs" in text

@@ -110,6 +110,20 @@ def test_the_project_identity_cannot_change_while_running(tmp_path: Path, key: s
     assert diff.refused.startswith(f"{key} cannot change") and not diff.empty
 
 
+def test_a_release_namespace_cannot_change_while_running(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    helm = "deploy:\n  helm: [{chart: chart, namespace: one}]\n"
+    before = model(tmp_path, BASE.replace("deploy:\n  manifests: [k8s/*.yaml]\n", helm))
+    after = model(
+        tmp_path, BASE.replace("deploy:\n  manifests: [k8s/*.yaml]\n", helm.replace("one", "two"))
+    )
+    diff = diff_configs(before, after)
+    assert diff.refused.startswith("a Helm release's namespace cannot change")
+    assert diff_configs(before, before).refused == ""
+
+
 def test_the_reducer_keeps_the_error_until_a_reload_clears_it() -> None:
     state = EngineState()
     bad = reduce(state, a.ConfigInvalid("loopfile.yaml:3:1: x: wrong"), 0.0)

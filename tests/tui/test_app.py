@@ -241,3 +241,24 @@ async def test_ctrl_c_quits_and_leaves_resources_running(running: Running) -> No
     assert app.return_value == "quit"
     await running.store.settled()
     assert a.ShutdownRequested(down=False) in running.seen
+
+
+class OneWatch:
+    """The cluster watch's ``get``: hello-worker lives in a release's own namespace."""
+
+    def get(self, kind: str, name: str) -> dict[str, object] | None:
+        if (kind, name) == ("Deployment", "hello-worker"):
+            return {"metadata": {"name": name, "namespace": "cache"}}
+        return None
+
+
+async def test_events_come_from_the_workloads_own_namespace(running: Running) -> None:
+    kube = FakeKube()
+    source = kube_events(kube, "hello", running.store, OneWatch())
+    REDACTOR.add(SECRET)
+    try:
+        lines = await source("worker")
+    finally:
+        REDACTOR.clear()
+    assert kube.asked == [("cache", "hello-worker")]
+    assert lines and lines[0].startswith("Normal Pulled")

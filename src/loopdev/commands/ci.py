@@ -56,14 +56,15 @@ def command(
 
 
 async def _run(session: Any, timeout: float, down: bool) -> tuple[Any, str]:
-    from loopdev.deploy.down import describe, tear_down
+    from loopdev.config.namespaces import used_namespaces
+    from loopdev.deploy.down import describe_all, tear_down_all
 
     verdict = await session.run_until_ready(timeout)
     report = "" if verdict.ok else await failure_report(session, verdict.resource)
     if down:
         cfg = session.ctx.config
-        done = await tear_down(session.ctx.kube, cfg.namespace, cfg.name)
-        print(describe(done, cfg.namespace), file=sys.stderr)
+        done = await tear_down_all(session.ctx.kube, used_namespaces(cfg), cfg.name)
+        print(describe_all(done), file=sys.stderr)
     return verdict, report
 
 
@@ -75,8 +76,10 @@ async def failure_report(session: Any, resource: str) -> str:
     res = session.store.state.resource(resource)
     lines = [f"--- {resource}: {res.state}: {res.reason}" if res else f"--- {resource}"]
     for key in res.objects if res else ():
-        _, _, name = key.partition("/")
-        for ev in (await ctx.kube.events(ctx.namespace, name))[-10:]:
+        kind, _, name = key.partition("/")
+        live = session.watch.get(kind, name) or {}
+        namespace = (live.get("metadata") or {}).get("namespace") or ctx.namespace
+        for ev in (await ctx.kube.events(namespace, name))[-10:]:
             lines.append(
                 f"event {ev.get('type', '')} {ev.get('reason', '')}: {ev.get('message', '')}"
             )

@@ -133,7 +133,7 @@ async def _with_dashboard(session: Any) -> str:
     from loopdev.tui.app import kube_events, run_dashboard
 
     await session.start()
-    events = kube_events(session.ctx.kube, session.ctx.namespace, session.store)
+    events = kube_events(session.ctx.kube, session.ctx.namespace, session.store, session.watch)
     try:
         return str(await run_dashboard(session.store, session.logs, events=events))
     finally:
@@ -141,8 +141,9 @@ async def _with_dashboard(session: Any) -> str:
 
 
 def _down(session: Any, *, to_stderr: bool = False) -> None:
-    from loopdev.deploy.down import describe, tear_down
+    from loopdev.config.namespaces import used_namespaces
+    from loopdev.deploy.down import describe_all, tear_down_all
 
     cfg = session.ctx.config
-    report = asyncio.run(tear_down(session.ctx.kube, cfg.namespace, cfg.name))
-    click.echo(describe(report, cfg.namespace), err=to_stderr)
+    reports = asyncio.run(tear_down_all(session.ctx.kube, used_namespaces(cfg), cfg.name))
+    click.echo(describe_all(reports), err=to_stderr)

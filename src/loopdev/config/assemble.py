@@ -155,6 +155,7 @@ def helm_releases(raw: Any, root: Path, first_release: str) -> tuple[HelmRelease
                 values_files=tuple(_abs(root, f) for f in spec.get("valuesFiles", ())),
                 flags=tuple(spec.get("flags", ())),
                 image_keys=image_keys(spec.get("imageKeys", ())),
+                namespace=spec.get("namespace"),
             )
         )
     return tuple(releases)

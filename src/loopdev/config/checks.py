@@ -270,8 +270,8 @@ def _helm_releases(helm: Any) -> Iterator[tuple[Path_, dict[str, Any], Path_]]:
 
 # `helm template` flags loopdev sets itself, or that would take the objects off stdout.
 _HELM_FLAGS_REFUSED = {
-    "--namespace": "loopdev renders every release into the project namespace",
-    "-n": "loopdev renders every release into the project namespace",
+    "--namespace": "set the release's namespace key instead",
+    "-n": "set the release's namespace key instead",
     "--output-dir": "loopdev reads the rendered objects from helm's output",
 }
 

@@ -106,6 +106,7 @@ class HelmRelease:
     values_files: tuple[Path, ...] = ()  # after deploy.valuesFiles
     flags: tuple[str, ...] = ()  # extra `helm template` arguments
     image_keys: tuple[ImageKey, ...] = ()
+    namespace: str | None = None  # None: the project namespace
 
 
 @dataclass(frozen=True)

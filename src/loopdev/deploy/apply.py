@@ -105,21 +105,25 @@ async def normalized(
 
 
 async def list_ours(
-    kube: KubeApi, kinds: Iterable[tuple[str, str]], namespace: str, project: str
+    kube: KubeApi, kinds: Iterable[tuple[str, str]], namespaces: Sequence[str], project: str
 ) -> list[dict[str, Any]]:
-    """Every live object of these kinds carrying our project labels (kinds listed in parallel)."""
+    """Every live object of these kinds carrying our project labels, in each namespace
+    (cluster-scoped kinds once); kinds and namespaces listed in parallel."""
 
     async def one(api_version: str, kind: str) -> list[dict[str, Any]]:
         try:
-            ns = namespace if await kube.is_namespaced(api_version, kind) else None
-            items, _ = await kube.list(api_version, kind, ns, project_selector(project))
+            scoped = await kube.is_namespaced(api_version, kind)
+            where: Sequence[str | None] = namespaces if scoped else (None,)
+            found = await asyncio.gather(
+                *(kube.list(api_version, kind, ns, project_selector(project)) for ns in where)
+            )
         except UnknownKind:  # not served (yet): nothing of it can exist
             return []
         except ClusterUnreachable:
             raise
         except DeployError:  # e.g. 403 on a cluster-scoped kind: we cannot have made any
             return []
-        return items
+        return [obj for items, _ in found for obj in items]
 
     found = await asyncio.gather(*(one(v, k) for v, k in sorted(set(kinds))))
     return [obj for items in found for obj in items]
@@ -146,15 +150,22 @@ async def apply_objects(
     namespace: str,
     project: str,
     held: Iterable[ObjectKey] = (),
+    others: Sequence[str] = (),
 ) -> ApplyReport:
-    """Ensure the namespace, apply what changed (in order), prune what is no longer rendered.
+    """Ensure the namespaces, apply what changed (in order), prune what is no longer rendered.
 
+    ``namespace`` is the project's (objects without one go there); ``others`` are further
+    namespaces the deploy uses (Helm releases' own), ensured and pruned the same way.
     ``held`` objects wait for their dependencies: not applied yet, and not pruned either.
     """
-    report = ApplyReport(namespace_created=await ensure_namespace(kube, namespace, project))
+    namespaces = list(dict.fromkeys([namespace, *others]))
+    report = ApplyReport()
+    for ns in namespaces:
+        created = await ensure_namespace(kube, ns, project)
+        report.namespace_created = report.namespace_created or created
     rendered = await normalized(kube, objects, namespace)
     kinds = await known_kinds(kube, {(o["apiVersion"], o["kind"]) for o in rendered})
-    live_objs = await list_ours(kube, kinds, namespace, project)
+    live_objs = await list_ours(kube, kinds, namespaces, project)
     versions = {ObjectKey.of(o): str(o["apiVersion"]) for o in live_objs}
     plan = diff_applied(rendered, [live_object(o) for o in live_objs], held)
     report.unchanged = [str(k) for k in plan.unchanged]

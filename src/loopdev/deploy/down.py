@@ -138,13 +138,16 @@ async def tear_down(
     keep_namespace: bool = False,
     extra_kinds: set[tuple[str, str]] | None = None,
     timeout: float = 60.0,
+    cluster_scoped: bool = True,
 ) -> DownReport:
     """Delete our objects (controllers cascade to their pods) and, when it is ours and holds
-    nothing foreign, our namespace; wait until what was deleted is gone."""
+    nothing foreign, our namespace; wait until what was deleted is gone. Our cluster-scoped
+    objects go too unless ``cluster_scoped`` is False (another namespace's pass takes them)."""
     report = DownReport()
     deadline = time.monotonic() + timeout
     selector = project_selector(project)
     namespaced, cluster = await _split_kinds(kube, extra_kinds or set())
+    cluster = cluster if cluster_scoped else []
     ns_obj = None if keep_namespace else await _our_namespace(kube, namespace, project)
     # Deciding about the namespace needs all of its objects; otherwise ours are enough.
     scan, cluster_wide = await asyncio.gather(
@@ -173,6 +176,29 @@ async def tear_down(
             gone_soon.append({"apiVersion": "v1", "kind": "Namespace", **_only_meta(ns_obj)})
     report.still_there = await wait_gone(kube, gone_soon, selector, deadline)
     return report
+
+
+async def tear_down_all(
+    kube: DownApi,
+    namespaces: Sequence[str],
+    project: str,
+    keep_namespace: bool = False,
+    timeout: float = 60.0,
+) -> list[tuple[str, DownReport]]:
+    """``tear_down`` in every namespace the project uses (the project's first, which also
+    takes the cluster-scoped objects), in parallel, each deciding about its own namespace."""
+    reports = await asyncio.gather(
+        *(
+            tear_down(kube, ns, project, keep_namespace, timeout=timeout, cluster_scoped=i == 0)
+            for i, ns in enumerate(namespaces)
+        )
+    )
+    return list(zip(namespaces, reports, strict=True))
+
+
+def describe_all(reports: Sequence[tuple[str, DownReport]]) -> str:
+    """Every namespace's summary; one namespace reads exactly as ``describe``."""
+    return "\n".join(describe(report, ns) for ns, report in reports)
 
 
 def _in_namespace(obj: Obj) -> bool:

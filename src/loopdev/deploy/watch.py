@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from loopdev.errors import ClusterUnreachable
@@ -164,12 +164,14 @@ class Informer:
 
 
 class ClusterWatch:
-    """The project's workloads and pods, one informer per kind, with reachability."""
+    """The project's workloads and pods, one informer per kind and namespace, with
+    reachability. ``namespace`` is one namespace or several (the project's first): a Helm
+    release may deploy into its own."""
 
     def __init__(
         self,
         kube: WatchApi,
-        namespace: str,
+        namespace: str | Sequence[str],
         selector: str,
         kinds: tuple[tuple[str, str], ...] = WATCHED_KINDS,
     ) -> None:
@@ -177,13 +179,23 @@ class ClusterWatch:
         self._health_listeners: list[Callable[[str | None], None]] = []
         self._failing: dict[str, str] = {}
         self._warning_listeners: list[Callable[[str], None]] = []
-        self.informers = {
-            kind: Informer(
-                kube, v, kind, namespace, selector, self._changed, self._health,
-                on_warning=self._warn,
-            )
-            for v, kind in kinds
+        names = [namespace] if isinstance(namespace, str) else list(dict.fromkeys(namespace))
+        self.namespaces = tuple(names)
+        self.by_namespace = {
+            ns: {
+                kind: Informer(
+                    kube, v, kind, ns, selector, self._changed,
+                    self._health if len(names) == 1 else _in(ns, self._health),
+                    on_warning=self._warn,
+                )
+                for v, kind in kinds
+            }
+            for ns in names
         }  # fmt: skip
+        self.informers = self.by_namespace[names[0]]  # the project namespace's
+
+    def _all(self) -> list[Informer]:
+        return [inf for kinds in self.by_namespace.values() for inf in kinds.values()]
 
     def subscribe(self, fn: ChangeListener) -> Callable[[], None]:
         self._listeners.append(fn)
@@ -205,21 +217,29 @@ class ClusterWatch:
     def problem(self) -> str | None:
         return next(iter(self._failing.values()), None)
 
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        inf = self.informers.get(kind)
-        return None if inf is None else inf.objects.get(name)
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object of this kind and name: in ``namespace``, else the first namespace
+        (project's first) that has one."""
+        for ns in (namespace,) if namespace is not None else self.namespaces:
+            inf = self.by_namespace.get(ns, {}).get(kind)
+            found = None if inf is None else inf.objects.get(name)
+            if found is not None:
+                return found
+        return None
 
     def pods(self) -> list[dict[str, Any]]:
-        return list(self.informers["Pod"].objects.values())
+        """Every namespace's pods (names may repeat across namespaces: key by both)."""
+        pods = [kinds["Pod"] for kinds in self.by_namespace.values() if "Pod" in kinds]
+        return [p for inf in pods for p in inf.objects.values()]
 
     @property
     def synced(self) -> bool:
-        return all(i.synced for i in self.informers.values())
+        return all(i.synced for i in self._all())
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
-            for inf in self.informers.values():
-                group.create_task(inf.run(), name=f"watch-{inf.kind}")
+            for inf in self._all():
+                group.create_task(inf.run(), name=f"watch-{inf.kind}-{inf.namespace}")
 
     def _changed(self, kind: str, event: str, obj: dict[str, Any]) -> None:
         for fn in list(self._listeners):
@@ -237,3 +257,10 @@ class ClusterWatch:
         if self.problem != before:
             for fn in list(self._health_listeners):
                 fn(self.problem)
+
+
+def _in(
+    namespace: str, health: Callable[[str, str | None], None]
+) -> Callable[[str, str | None], None]:
+    """A health listener that tells one namespace's watch of a kind from another's."""
+    return lambda kind, problem: health(f"{kind} in {namespace}", problem)

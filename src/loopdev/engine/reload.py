@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loopdev.config.model import Loopfile
+from loopdev.config.namespaces import used_namespaces
 
 APPLY_CONFIG = "apply_config"  # ctx.shared: the session's ``apply_config(new, diff)``
 
@@ -109,6 +110,11 @@ def diff_configs(old: Loopfile, new: Loopfile) -> ConfigDiff:
         what = "name" if old.name != new.name else "namespace"
         return ConfigDiff(
             refused=f"{what} cannot change while `loopdev up` runs: stop it and start it again"
+        )
+    if used_namespaces(old) != used_namespaces(new):  # every watch follows the old set
+        return ConfigDiff(
+            refused="a Helm release's namespace cannot change while `loopdev up` runs: "
+            "stop it and start it again"
         )
     img_added, img_removed, img_both = _keys(old.images, new.images)
     rebuild = tuple(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loopdev.config.model import Loopfile
+from loopdev.config.namespaces import used_namespaces
 from loopdev.deploy.status import settled
 from loopdev.deploy.watch import ClusterWatch
 from loopdev.engine import actions as a
@@ -151,7 +152,7 @@ class Session:
             docker=docker,
             reload=reload or _reload_from(config),
         )
-        self.watch = ClusterWatch(kube, config.namespace, project_selector(config.name))
+        self.watch = ClusterWatch(kube, used_namespaces(config), project_selector(config.name))
         self.ctx.shared["cluster"] = self.watch
         self.reconcilers = list(reconcilers) if reconcilers is not None else load_reconcilers()
         self.presenter = presenter

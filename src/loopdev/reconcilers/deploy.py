@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from loopdev.config.namespaces import used_namespaces
 from loopdev.deploy.apply import ApplyReport, apply_objects
 from loopdev.deploy.diff import ObjectKey
 from loopdev.deploy.manual import ManualDecision, Objects, describe, hold_manual, objects_of
@@ -278,7 +279,12 @@ class DeployReconciler:
         await ensure_secrets_known(ctx)  # values the cluster holds now, before they change
         try:
             report = await apply_objects(
-                ctx.kube, list(manual.objects), ctx.namespace, ctx.config.name, held=held_keys
+                ctx.kube,
+                list(manual.objects),
+                ctx.namespace,
+                ctx.config.name,
+                held=held_keys,
+                others=used_namespaces(ctx.config),
             )
         except ClusterUnreachable:
             raise

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from loopdev.config.model import Image
+from loopdev.config.namespaces import used_namespaces
 from loopdev.engine import actions as a
 from loopdev.engine.manual import (
     LIVE_PLANS_TRIGGERS,
@@ -489,8 +490,11 @@ class LiveUpdateReconciler:
         if cluster is not None and getattr(cluster, "synced", False):
             return list(cluster.pods())
         selector = f"{PROJECT_LABEL}={self._ctx.config.name}"
-        pods, _ = await self._port.list_pods(self._ctx.namespace, selector)
-        return list(pods)
+        out: list[dict[str, Any]] = []
+        for namespace in used_namespaces(self._ctx.config):  # a release may have its own
+            pods, _ = await self._port.list_pods(namespace, selector)
+            out += pods
+        return out
 
     def _targets(self, name: str, pods: list[dict[str, Any]]) -> list[Target]:
         ref = self._ctx.image_refs.get(name, "")

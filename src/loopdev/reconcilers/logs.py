@@ -61,6 +61,15 @@ def streams_wanted(pods: list[dict[str, Any]]) -> dict[StreamKey, tuple[str, str
     return out
 
 
+def namespace_of(pods: list[dict[str, Any]], uid: str) -> str:
+    """The namespace of the pod with this uid (or name), "" when it is not in ``pods``."""
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if (meta.get("uid") or meta.get("name")) == uid:
+            return str(meta.get("namespace") or "")
+    return ""
+
+
 def started_at(pods: list[dict[str, Any]], key: StreamKey) -> float | None:
     """When this container instance started (epoch seconds), from its status; None if unknown."""
     for pod in pods:
@@ -140,7 +149,8 @@ class LogsReconciler:
             if key not in self._tasks:
                 start = time.time() if self.session_start is None else self.session_start
                 cut = attach_cut(started_at(pods, key), start)
-                follow = self._follow(ctx, watch, key, resource, pod, container, cut)
+                where = (namespace_of(pods, key[0]) or ctx.namespace, pod)
+                follow = self._follow(ctx, watch, key, resource, where, container, cut)
                 self._tasks[key] = asyncio.get_running_loop().create_task(follow)
 
     async def _follow(
@@ -149,12 +159,14 @@ class LogsReconciler:
         watch: ClusterWatch,
         key: StreamKey,
         resource: str,
-        pod: str,
+        where: tuple[str, str],
         container: str,
         cut: str | None = None,
     ) -> None:
-        """Follow one container instance; ``cut`` (see ``attach_cut``): show its last
-        ``ATTACH_TAIL`` lines from before that time, then stream from it."""
+        """Follow one container instance of the pod ``where`` (namespace, name); ``cut``
+        (see ``attach_cut``): show its last ``ATTACH_TAIL`` lines from before that time,
+        then stream from it."""
+        namespace, pod = where
         source = f"{pod}/{container}"
         last_line_at: float | None = None
         last_stamp = ""  # the newest line's timestamp: a resumed stream skips what we have
@@ -164,11 +176,11 @@ class LogsReconciler:
             since = None if last_line_at is None else int(time.time() - last_line_at) + 2
             since_time = cut if since is None else None
             stream = ctx.kube.follow_log(
-                pod, ctx.namespace, container, since, timestamps=True, since_time=since_time
+                pod, namespace, container, since, timestamps=True, since_time=since_time
             )
             try:
                 if tail_pending and cut is not None:
-                    last_stamp = await self._history(ctx, resource, pod, container, cut)
+                    last_stamp = await self._history(ctx, resource, where, container, cut)
                     tail_pending = False
                 async for raw in stream:
                     stamp, line = split_timestamp(raw)
@@ -190,17 +202,16 @@ class LogsReconciler:
             await asyncio.sleep(backoff.next())
 
     async def _history(
-        self, ctx: SessionContext, resource: str, pod: str, container: str, cut: str
+        self, ctx: SessionContext, resource: str, where: tuple[str, str], container: str, cut: str
     ) -> str:
         """The container's last ``ATTACH_TAIL`` lines from before ``cut``; returns the newest
         stamp shown. The API has no "until": read the log's end, larger while the lines since
         ``cut`` (written before we attached) crowd out the ones before it."""
+        namespace, pod = where
         limit, _ = split_timestamp(f"{cut} -")
         want = ATTACH_TAIL + 200
         while True:
-            text = await ctx.kube.read_log(
-                pod, ctx.namespace, container, tail=want, timestamps=True
-            )
+            text = await ctx.kube.read_log(pod, namespace, container, tail=want, timestamps=True)
             lines = text.splitlines()
             older = [(s, t) for s, t in map(split_timestamp, lines) if s and s < limit]
             if len(older) >= ATTACH_TAIL or len(lines) < want or want >= HISTORY_CAP:

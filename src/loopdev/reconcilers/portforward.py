@@ -95,7 +95,7 @@ class PortForwardReconciler:
         async with contextlib.aclosing(self._pod_sets(ctx, wire, res)) as pod_sets:
             async for pods in pod_sets:
                 names = {p["metadata"]["name"] for p in pods}
-                for gone in known - names:
+                for gone in known - names:  # a name still used in another namespace stays
                     for fwd in fwds:
                         fwd.drop_pod(gone)
                 known = names
@@ -106,7 +106,8 @@ class PortForwardReconciler:
                     if spec.service is not None:
                         try:
                             service = await services.get(spec.service)
-                            candidates = selected_pods(pods, service)
+                            home = (service.get("metadata") or {}).get("namespace")
+                            candidates = selected_pods(_in_namespace(pods, home), service)
                             remote = target_port(service, spec.remote)
                         except ServiceProblem as err:
                             fwd.set_target(None, problem=str(err))
@@ -114,7 +115,7 @@ class PortForwardReconciler:
                     pod = choose_pod(candidates, current.get(i))
                     current[i] = pod["metadata"]["name"] if pod is not None else None
                     now = str((pod or {}).get("metadata", {}).get("resourceVersion", ""))
-                    changed = _retarget(fwd, ctx.namespace, pod, remote)
+                    changed = _retarget(fwd, _home(pod, ctx.namespace), pod, remote)
                     if not changed and now != versions.get(i, ""):
                         fwd.reverify()
                     versions[i] = now
@@ -219,3 +220,16 @@ def _retarget(
     except PortNotFound as err:
         return fwd.set_target(None, problem=str(err))
     return fwd.set_target(Target(namespace, pod["metadata"]["name"], port))
+
+
+def _home(pod: Mapping[str, Any] | None, project: str) -> str:
+    """The pod's own namespace: a Helm release may deploy into another than the project's."""
+    return str(((pod or {}).get("metadata") or {}).get("namespace") or project)
+
+
+def _in_namespace(
+    pods: Sequence[Mapping[str, Any]], namespace: str | None
+) -> list[Mapping[str, Any]]:
+    """The pods in ``namespace`` (all of them when it is not known): a Service selects only
+    its own namespace's pods."""
+    return [p for p in pods if not namespace or p["metadata"].get("namespace") in (None, namespace)]

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from loopdev.config.namespaces import used_namespaces
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState
@@ -53,20 +54,24 @@ def _path(ctx: SessionContext) -> Any:
 
 
 async def register_cluster_secrets(ctx: SessionContext) -> int:
-    """Register the values of the project's labelled Secrets in the namespace; how many."""
+    """Register the values of the project's labelled Secrets in every namespace it uses (a
+    Helm release may have its own); how many."""
     if ctx.kube is None:
         return 0
-    try:
-        items, _ = await ctx.kube.list(
-            "v1", "Secret", ctx.namespace, project_selector(ctx.config.name)
-        )
-    except asyncio.CancelledError:
-        raise
-    except Exception as err:  # noqa: BLE001 - unreachable or forbidden: the render still counts
-        log.debug("listing Secrets failed: %s", err)
-        return 0
-    REDACTOR.add_manifests(items)
-    return len(items)
+    found = 0
+    for namespace in used_namespaces(ctx.config):
+        try:
+            items, _ = await ctx.kube.list(
+                "v1", "Secret", namespace, project_selector(ctx.config.name)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - unreachable or forbidden: the render counts
+            log.debug("listing Secrets in %s failed: %s", namespace, err)
+            continue
+        REDACTOR.add_manifests(items)
+        found += len(items)
+    return found
 
 
 async def remember(ctx: SessionContext) -> None:

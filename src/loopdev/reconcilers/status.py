@@ -66,8 +66,9 @@ class StatusReconciler:
         self._dirty = asyncio.Event()
         self._last: dict[str, tuple[Any, ...]] = {}
         self._unready_since: dict[str, float] = {}
-        self._crash_logs: dict[tuple[str, str, int], list[str]] = {}
-        self._fetching: set[tuple[str, str, int]] = set()
+        # (namespace, pod, container, restarts) -> that crashed instance's last lines
+        self._crash_logs: dict[tuple[str, str, str, int], list[str]] = {}
+        self._fetching: set[tuple[str, str, str, int]] = set()
         self._fetches: set[asyncio.Task[None]] = set()
         self._last_warning = ""
 
@@ -151,7 +152,7 @@ class StatusReconciler:
         """The crash state with the crashed instance's last lines; None while fetching them."""
         pod, container = got.crashing or ("", "")
         restarts = _restart_count(pods, pod, container)
-        key = (pod, container, restarts)
+        key = (_namespace(pods, pod) or ctx.namespace, pod, container, restarts)
         lines = self._crash_logs.get(key)
         if lines is None:
             if key not in self._fetching:
@@ -163,13 +164,13 @@ class StatusReconciler:
         tail = " | ".join(line.strip() for line in lines[-SHOWN_CRASH_LINES:] if line.strip())
         return replace(got, reason=f"{got.reason}; last log: {tail}" if tail else got.reason)
 
-    async def _fetch(self, ctx: SessionContext, name: str, key: tuple[str, str, int]) -> None:
-        pod, container, _ = key
+    async def _fetch(self, ctx: SessionContext, name: str, key: tuple[str, str, str, int]) -> None:
+        namespace, pod, container, _ = key
         text = ""
         for previous in (True, False):  # the crashed instance; else what the current one said
             try:
                 text = await ctx.kube.read_log(
-                    pod, ctx.namespace, container, previous=previous, tail=CRASH_LOG_LINES
+                    pod, namespace, container, previous=previous, tail=CRASH_LOG_LINES
                 )
             except LoopdevError:
                 continue
@@ -181,6 +182,14 @@ class StatusReconciler:
             ctx.logs.append(name, line, f"{pod}/{container} (previous)")
         self._last.pop(name, None)
         self._dirty.set()
+
+
+def _namespace(pods: list[dict[str, Any]], pod: str) -> str:
+    """The namespace of the resource's pod ``pod`` (a resource's pods share one)."""
+    for p in pods:
+        if p["metadata"]["name"] == pod:
+            return str(p["metadata"].get("namespace") or "")
+    return ""
 
 
 def _restart_count(pods: list[dict[str, Any]], pod: str, container: str) -> int:

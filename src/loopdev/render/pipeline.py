@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loopdev.config.model import HelmRelease, Loopfile
+from loopdev.config.namespaces import release_namespace
 from loopdev.errors import ConfigError, TemplateError, UsageError
 from loopdev.render.chart import ChartContext, chart_value_layers, render_chart
 from loopdev.render.confine import confined, reference_base
@@ -106,6 +107,7 @@ def _helm_objects(
     over everything, as it does for charts)."""
     loopfile_layers, cli_layers = shared
     objects: list[dict[str, Any]] = []
+    homes: list[str] = []  # each object's release namespace
     releases = config.deploy.helm or (
         HelmRelease(_source_dir(config), config.deploy.release or config.name),
     )
@@ -118,15 +120,31 @@ def _helm_objects(
             image_key_values(release.image_keys, refs),
         ]
         overlay = layer_values(layers, set_values)
-        objects += render_helm(
+        namespace = release_namespace(config, release)
+        rendered = render_helm(
             _existing_dir(config, release.chart),
             release.release,
-            config.namespace,
+            namespace,
             config.active_profiles,
             overlay,
             release.flags,
         )
+        objects += rendered
+        homes += [namespace] * len(rendered)
+    _default_namespaces(objects, homes, config.namespace)
     return objects
+
+
+def _default_namespaces(objects: list[dict[str, Any]], homes: list[str], project: str) -> None:
+    """A release's namespaced objects without a namespace live in the release's namespace
+    (as ``helm install --namespace`` puts them); ``_own`` gives the rest the project's."""
+    scopes = custom_scopes(objects)  # a CRD of one release may scope another's objects
+    for obj, home in zip(objects, homes, strict=True):
+        meta = obj.setdefault("metadata", {})
+        if home == project or meta.get("namespace"):
+            continue
+        if not is_cluster_scoped(str(obj["kind"]), scopes):
+            meta["namespace"] = home
 
 
 def _existing_dir(config: Loopfile, source: Path) -> Path:

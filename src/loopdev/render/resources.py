@@ -25,6 +25,7 @@ def workload_resources(config: Loopfile, objects: list[dict[str, Any]]) -> dict[
     keys = [workload_key(o) for o in objects if o.get("kind") in WORKLOAD_KINDS]
     by_workload = {r.workload.lower(): r.name for r in config.resources.values()}
     _check_declared(config, keys)
+    _check_one_namespace(config, objects)
     taken = set(by_workload.values())
     names = [k.split("/", 1)[1] for k in keys if k not in by_workload]
     clashing = {n for n in names if names.count(n) > 1} | (set(names) & taken)
@@ -51,6 +52,25 @@ def _check_label_value(config: Loopfile, resource: str, key: str) -> None:
             "valid label value (at most 63 characters: letters, digits, '-', '_', '.')",
             hint=f"name it in the loopfile: resources: {{web: {{workload: {key}}}}}",
         )
+
+
+def _check_one_namespace(config: Loopfile, objects: list[dict[str, Any]]) -> None:
+    """Resources follow workloads by kind and name: one name in two namespaces (two Helm
+    releases' own) would make two workloads one resource."""
+    seen: dict[str, str] = {}
+    for obj in objects:
+        if obj.get("kind") not in WORKLOAD_KINDS:
+            continue
+        key = workload_key(obj)
+        namespace = str(obj["metadata"].get("namespace") or config.namespace)
+        first = seen.setdefault(key, namespace)
+        if first != namespace:
+            raise ConfigError(
+                f"{config.path}: deploy: workload {key} is rendered in namespaces "
+                f"{first} and {namespace}; loopdev "
+                "follows a workload by kind and name, expected each name once",
+                hint="give the workloads distinct names (e.g. a release-specific nameOverride)",
+            )
 
 
 def _check_declared(config: Loopfile, keys: list[str]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from loopdev.config.load import load_loopfile
 from loopdev.config.model import ImageKey
+from loopdev.config.namespaces import used_namespaces
 from loopdev.errors import ConfigError
 from loopdev.render import render_objects
 from loopdev.render.helm import image_key_values, split_reference
@@ -180,3 +181,104 @@ def test_image_key_values_nest_dotted_keys() -> None:
     keys = (ImageKey("a", repository="x.image.repo", tag="x.image.tag"), ImageKey("b", key="y"))
     values = image_key_values(keys, {"a": "a:1", "b": "b:2"})
     assert values == {"x": {"image": {"repo": "a", "tag": "1"}}, "y": "b:2"}
+
+
+NS_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: {name}\nversion: 0.1.0\n",
+    "templates/objects.yaml": """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {name}-config
+        data: {{rendered-in: {{{{ .Release.Namespace | quote }}}}}}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {name}-pinned
+          namespace: pinned
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata:
+          name: {name}-reader
+        rules: []
+        """,
+}
+
+
+def test_a_release_renders_into_its_own_namespace(tmp_path: Path, helm_on_path: Path) -> None:
+    for name in ("api", "cache"):
+        write_files(
+            tmp_path, {f"charts/{name}/{k}": v.format(name=name) for k, v in NS_CHART.items()}
+        )
+    path = write_loopfile(
+        tmp_path,
+        """\
+        helm:
+          - chart: charts/api
+          - {chart: charts/cache, namespace: shared-cache}
+        """,
+    )
+    config = load_loopfile(path)
+    assert [r.namespace for r in config.deploy.helm] == [None, "shared-cache"]
+    assert used_namespaces(config) == ("shop", "shared-cache")
+    objects = {o["metadata"]["name"]: o for o in render_objects(config, {})}
+    assert objects["api-config"]["metadata"]["namespace"] == "shop"
+    assert objects["api-config"]["data"] == {"rendered-in": "shop"}
+    assert objects["cache-config"]["metadata"]["namespace"] == "shared-cache"
+    assert objects["cache-config"]["data"] == {"rendered-in": "shared-cache"}  # --namespace
+    assert objects["cache-pinned"]["metadata"]["namespace"] == "pinned"  # the chart's own wins
+    assert "namespace" not in objects["cache-reader"]["metadata"]  # cluster-scoped
+
+
+def test_the_project_namespace_comes_first_and_each_namespace_once(tmp_path: Path) -> None:
+    write_chart(tmp_path, "api")
+    write_chart(tmp_path, "worker")
+    path = write_loopfile(
+        tmp_path,
+        """\
+        helm:
+          - {chart: charts/api, namespace: other}
+          - {chart: charts/worker, namespace: shop}
+          - {chart: charts/api, release: api-two, namespace: other}
+        """,
+    )
+    assert used_namespaces(load_loopfile(path)) == ("shop", "other")
+
+
+def test_a_release_namespace_must_be_a_dns_label(tmp_path: Path) -> None:
+    write_chart(tmp_path, "api")
+    path = write_loopfile(tmp_path, "helm: [{chart: charts/api, namespace: Not_A_Label}]\n")
+    with pytest.raises(ConfigError) as err:
+        load_loopfile(path)
+    assert "loopfile.yaml:" in str(err.value)
+    assert "deploy.helm[0].namespace" in str(err.value)
+
+
+def test_one_workload_name_in_two_release_namespaces_is_a_config_error(
+    tmp_path: Path, helm_on_path: Path
+) -> None:
+    for name in ("a", "b"):
+        write_files(
+            tmp_path,
+            {
+                f"charts/{name}/Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n",
+                f"charts/{name}/values.yaml": CHART["values.yaml"].format(name=name),
+                f"charts/{name}/templates/app.yaml": CHART["templates/app.yaml"]
+                .format(name=name)
+                .replace("{{ .Release.Name }}", "web"),
+            },
+        )
+    path = write_loopfile(
+        tmp_path,
+        """\
+        helm:
+          - chart: charts/a
+          - {chart: charts/b, namespace: other}
+        """,
+    )
+    with pytest.raises(ConfigError) as err:
+        render_objects(load_loopfile(path), {})
+    assert "workload deployment/web is rendered in namespaces shop and other" in str(err.value)
+    assert "loopfile.yaml" in str(err.value)
