@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import wire
+from . import spdy_upgrade, wire
 from .errors import bad_request
 from .kubelet import Kubelet
 from .streams import Channels, accept_websocket
@@ -64,7 +64,10 @@ async def portforward(
     if not ip:
         raise bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
     wire.require_upgrade(request)
-    if not wire.is_websocket(request):
+    if not wire.is_websocket(request):  # SPDY/3.1: ports come per stream (upgrades#49-51)
+        proto = spdy_upgrade.negotiate(request, spdy_upgrade.PORTFORWARD_PROTOCOLS, exec_=False)
+        if isinstance(proto, web.StreamResponse):
+            return proto
         return wire.spdy_unsupported(request)
     ports = parse_ports(request.query.getall("ports", []))
     if isinstance(ports, str):

@@ -21,7 +21,7 @@ from typing import Any
 import docker.errors
 from aiohttp import WSMsgType, hdrs, web
 
-from . import wire
+from . import spdy_upgrade, wire
 from .dockerstream import ExecStream
 from .errors import ApiError, bad_request, invalid
 from .kubelet import Kubelet
@@ -213,12 +213,15 @@ class PodStreams:
         q = request.query
         name = pick_container(pod, q.get("container"))  # API server: 400 JSON (#18, #19)
         wire.require_upgrade(request)  # API server: 400 JSON (#27, #28)
-        if not wire.is_websocket(request):
-            return wire.spdy_unsupported(request)
         cid = self._running(pod, name)
         flags = {k: q.get(k) in ("true", "1") for k in ("stdin", "stdout", "stderr", "tty")}
         if not (flags["stdin"] or flags["stdout"] or flags["stderr"]):  # kubelet: text (#22)
             return wire.kubelet_text(400, "you must specify at least 1 of stdin, stdout, stderr")
+        if not wire.is_websocket(request):  # SPDY/3.1 (upgrades#23-26)
+            proto = spdy_upgrade.negotiate(request, spdy_upgrade.EXEC_PROTOCOLS, exec_=True)
+            if isinstance(proto, web.StreamResponse):
+                return proto
+            return wire.spdy_unsupported(request)
         version: ServerVersion = self._version()
         resp, chans = await accept_websocket(request, version.exec_protocols())
         if chans is None:
