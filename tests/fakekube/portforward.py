@@ -20,6 +20,7 @@ from aiohttp import web
 from . import spdy_upgrade, wire
 from .errors import bad_request
 from .kubelet import Kubelet
+from .spdy_streams import serve_portforward
 from .streams import Channels, accept_websocket
 from .version import PORTFORWARD_WS
 
@@ -68,7 +69,10 @@ async def portforward(
         proto = spdy_upgrade.negotiate(request, spdy_upgrade.PORTFORWARD_PROTOCOLS, exec_=False)
         if isinstance(proto, web.StreamResponse):
             return proto
-        return wire.spdy_unsupported(request)
+        sandbox = worker.sandbox if worker else ""
+        return await serve_portforward(
+            request, ip, lambda port, exc: refused_text(port, sandbox, exc)
+        )
     ports = parse_ports(request.query.getall("ports", []))
     if isinstance(ports, str):
         return wire.kubelet_text(400, ports)

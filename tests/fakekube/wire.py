@@ -52,6 +52,11 @@ class _BareResponse(web.StreamResponse):
             self.headers.popall(name, None)
 
 
+def bare_response(status: int) -> web.StreamResponse:
+    """A response that sends only the headers set on it (a SPDY 101, a refusal)."""
+    return _BareResponse(status=status)
+
+
 async def handshake_refusal(request: web.Request, status: int, body: bytes) -> web.StreamResponse:
     """x/net/websocket's refusal: ``HTTP/1.1 <status>``, ``Connection: close``, raw body."""
     resp = _BareResponse(status=status)
