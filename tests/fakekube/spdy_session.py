@@ -50,6 +50,7 @@ class Session:
         protocol = request.protocol
         protocol.set_parser(cast(Any, _Feeder(self)))
         protocol.keep_alive(False)
+        response.force_close()  # aiohttp keeps the response's keep-alive, not the protocol's
 
     @classmethod
     async def accept(cls, request: web.Request, protocol: str) -> Session:
