@@ -27,9 +27,10 @@ import ssl
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import kubernetes.client as k
@@ -65,8 +66,12 @@ def spdy_pod(fake_cluster: FakeCluster, busybox_image: str) -> Iterator[str]:
     core = k.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": NS}})
     script = "mkdir -p /www; echo hello > /www/index.html; exec httpd -f -p 8080 -h /www"
-    container = {"name": "web", "image": busybox_image, "command": ["sh", "-c", script]}
-    container["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
+    container: dict[str, Any] = {
+        "name": "web",
+        "image": busybox_image,
+        "command": ["sh", "-c", script],
+        "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+    }
     core.create_namespaced_pod(
         NS, {"metadata": {"name": "web"}, "spec": {"containers": [container]}}
     )
@@ -102,10 +107,12 @@ class Client:
             out += self.framer.feed(chunk)
         return out
 
-    async def frames_until(self, done: object, until: float = 15.0) -> list[spdy.Frame]:
+    async def frames_until(
+        self, done: Callable[[list[spdy.Frame]], bool], until: float = 15.0
+    ) -> list[spdy.Frame]:
         """Frames until ``done(frames)`` holds."""
         out: list[spdy.Frame] = []
-        while not done(out):  # type: ignore[operator]
+        while not done(out):
             chunk = await asyncio.wait_for(self.reader.read(65536), until)
             assert chunk, f"server hung up after {out}"
             out += self.framer.feed(chunk)
@@ -251,7 +258,9 @@ async def test_spdy_portforward_frames_as_recorded(
     client.send(_pair(f, 1, 8080, 0) + f.data(3, request) + f.data(3, b"", fin=True))
     got = summary(await client.frames_until(lambda fs: any(x.fin and x.stream == 1 for x in fs)))
     assert got[:2] == [("SYN_REPLY", 1, 0), ("SYN_REPLY", 3, 0)]
-    body = b"".join(p for kind, sid, p in got if kind == "DATA" and sid == 3)  # type: ignore[misc]
+    body = b"".join(
+        p for kind, sid, p in got if kind == "DATA" and sid == 3 and isinstance(p, bytes)
+    )
     assert body.startswith(b"HTTP/1.1 200 OK") and body.endswith(b"hello\n")
     assert got[-2:] == [("DATA FIN", 3, b""), ("DATA FIN", 1, b"")]
 
@@ -328,3 +337,23 @@ def test_kubectl_1_28_port_forwards_over_spdy(
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+async def test_spdy_exec_tty_waits_for_resize_and_applies_it(
+    fake_cluster: FakeCluster, spdy_pod: str
+) -> None:
+    """With a tty, v4 also expects a ``resize`` stream; its JSON sizes reach the terminal."""
+    cmd = ["sh", "-c", "sleep 1; stty size"]
+    query = [("command", c) for c in cmd] + [("container", "web"), ("stdout", "true")]
+    query += [("tty", "true")]
+    client = await upgrade(fake_cluster, "POST", "exec", query, "v4.channel.k8s.io")
+    f = client.framer
+    for sid, kind in ((1, "error"), (3, "stdout"), (5, "resize")):
+        client.send(f.syn_stream(sid, {"streamtype": [kind]}))
+    client.send(f.data(5, b'{"Width":100,"Height":30}'))
+    got = summary(await client.frames())
+    output = b"".join(
+        p for kind, sid, p in got if kind == "DATA" and sid == 3 and isinstance(p, bytes)
+    )
+    assert output == b"30 100\r\n"
+    assert ("DATA", 1, SUCCESS) in got
