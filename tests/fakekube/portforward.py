@@ -17,9 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import wire
+from . import spdy_upgrade, wire
 from .errors import bad_request
 from .kubelet import Kubelet
+from .spdy_streams import serve_portforward
 from .streams import Channels, accept_websocket
 from .version import PORTFORWARD_WS
 
@@ -64,8 +65,14 @@ async def portforward(
     if not ip:
         raise bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
     wire.require_upgrade(request)
-    if not wire.is_websocket(request):
-        return wire.spdy_unsupported(request)
+    if not wire.is_websocket(request):  # SPDY/3.1: ports come per stream (upgrades#49-51)
+        proto = spdy_upgrade.negotiate(request, spdy_upgrade.PORTFORWARD_PROTOCOLS, exec_=False)
+        if isinstance(proto, web.StreamResponse):
+            return proto
+        sandbox = worker.sandbox if worker else ""
+        return await serve_portforward(
+            request, ip, lambda port, exc: refused_text(port, sandbox, exc)
+        )
     ports = parse_ports(request.query.getall("ports", []))
     if isinstance(ports, str):
         return wire.kubelet_text(400, ports)

@@ -15,16 +15,18 @@ import contextlib
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import docker.errors
 from aiohttp import WSMsgType, hdrs, web
 
-from . import wire
+from . import spdy_upgrade, wire
 from .dockerstream import ExecStream
 from .errors import ApiError, bad_request, invalid
 from .kubelet import Kubelet
+from .spdy_streams import serve_exec
 from .version import ServerVersion, negotiate, offered_protocols
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -142,6 +144,20 @@ def start_failure(exec_id: str, runtime_text: str) -> dict[str, Any]:
     )
 
 
+Resize = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class ExecIO(Protocol):
+    """Where an exec's output, status and input go: WebSocket channels or SPDY streams."""
+
+    proto: str
+
+    async def send(self, channel: int, data: bytes) -> None: ...
+    async def status(self, doc: dict[str, Any]) -> None: ...
+    async def end_output(self) -> None: ...
+    async def pump_stdin(self, stream: ExecStream, resize: Resize) -> None: ...
+
+
 class Channels:
     """Framing for the negotiated subprotocol (binary vs base64 text frames)."""
 
@@ -165,6 +181,26 @@ class Channels:
             await self.send(ERROR, wire.go_json(doc))
         elif doc.get("status") != "Success":
             await self.send(ERROR, str(doc.get("message", "")).encode())
+
+    async def end_output(self) -> None:
+        """The output is over (SPDY closes its streams here; channels just stop)."""
+
+    async def pump_stdin(self, stream: ExecStream, resize: Resize) -> None:
+        """Client frames; only v5 can close stdin on its own (255 0), a v4 client's stdin
+        ends with the connection (wsstream ignores channels it does not know)."""
+        async for msg in self.ws:
+            frame = self.decode(msg)
+            if frame is None:
+                continue
+            channel, data = frame
+            if channel == STDIN:
+                await stream.write(data)
+            elif channel == CLOSE and self.proto == V5 and data[:1] == b"\x00":
+                stream.close_stdin()
+            elif channel == RESIZE:
+                with contextlib.suppress(ValueError):
+                    await resize(json.loads(data))
+        stream.close_stdin()
 
     def decode(self, msg: Any) -> tuple[int, bytes] | None:
         """(channel, payload) of a client frame. As in Go's wsstream the negotiated protocol
@@ -213,12 +249,18 @@ class PodStreams:
         q = request.query
         name = pick_container(pod, q.get("container"))  # API server: 400 JSON (#18, #19)
         wire.require_upgrade(request)  # API server: 400 JSON (#27, #28)
-        if not wire.is_websocket(request):
-            return wire.spdy_unsupported(request)
         cid = self._running(pod, name)
         flags = {k: q.get(k) in ("true", "1") for k in ("stdin", "stdout", "stderr", "tty")}
         if not (flags["stdin"] or flags["stdout"] or flags["stderr"]):  # kubelet: text (#22)
             return wire.kubelet_text(400, "you must specify at least 1 of stdin, stdout, stderr")
+        if not wire.is_websocket(request):  # SPDY/3.1 (upgrades#23-26)
+            proto = spdy_upgrade.negotiate(request, spdy_upgrade.EXEC_PROTOCOLS, exec_=True)
+            if isinstance(proto, web.StreamResponse):
+                return proto
+            cmd = q.getall("command", [])
+            return await serve_exec(
+                request, proto, flags, lambda io: self._run(io, cid, cmd, flags)
+            )
         version: ServerVersion = self._version()
         resp, chans = await accept_websocket(request, version.exec_protocols())
         if chans is None:
@@ -234,7 +276,7 @@ class PodStreams:
             await ws.close()
         return ws
 
-    async def _run(self, chans: Channels, cid: str, cmd: list[str], flags: dict[str, bool]) -> None:
+    async def _run(self, chans: ExecIO, cid: str, cmd: list[str], flags: dict[str, bool]) -> None:
         if not cmd:  # the runtime refuses it after the upgrade (#21)
             exec_id = secrets.token_hex(32)
             runtime = "OCI runtime exec failed: exec failed: args must not be empty: unknown"
@@ -257,7 +299,9 @@ class PodStreams:
             await chans.status(internal_error(f"failed to exec in container: {exc.explanation}"))
             return
         stream = await ExecStream.open(exec_id, flags["tty"])
-        pump_in = asyncio.ensure_future(self._stdin(chans, stream, exec_id))
+        pump_in = asyncio.ensure_future(
+            chans.pump_stdin(stream, lambda size: self._resize(exec_id, size))
+        )
         held = b""  # Docker prints a failed start on stdout; the kubelet reports a status
         try:
             async for channel, data in stream.frames():
@@ -272,34 +316,21 @@ class PodStreams:
                 return
             if held:
                 await chans.send(STDOUT, held)
+            await chans.end_output()
             await chans.status(exit_status(int(info.get("ExitCode") or 0), cmd, chans.proto))
         finally:
             pump_in.cancel()
             await asyncio.gather(pump_in, return_exceptions=True)
             stream.close()
 
-    async def _stdin(self, chans: Channels, stream: ExecStream, exec_id: str) -> None:
-        """Client frames; only v5 can close stdin on its own (255 0), a v4 client's stdin
-        ends with the connection (wsstream ignores channels it does not know)."""
-        async for msg in chans.ws:
-            frame = chans.decode(msg)
-            if frame is None:
-                continue
-            channel, data = frame
-            if channel == STDIN:
-                await stream.write(data)
-            elif channel == CLOSE and chans.proto == V5 and data[:1] == b"\x00":
-                stream.close_stdin()
-            elif channel == RESIZE:
-                with contextlib.suppress(Exception):
-                    size = json.loads(data)
-                    await self.kubelet.call(
-                        self.kubelet.client.api.exec_resize,
-                        exec_id,
-                        height=size.get("Height"),
-                        width=size.get("Width"),
-                    )
-        stream.close_stdin()
+    async def _resize(self, exec_id: str, size: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            await self.kubelet.call(
+                self.kubelet.client.api.exec_resize,
+                exec_id,
+                height=size.get("Height"),
+                width=size.get("Width"),
+            )
 
     async def log(self, request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
         q = request.query

@@ -14,8 +14,10 @@ what that server would.
   and ``[v5]`` alone gets 403 (upgrades#1, #3); from 1.30 a v5 offer gets v5.
 - Port-forward over WebSocket: ``v4.channel.k8s.io``, ``v4.base64.channel.k8s.io`` or none
   (upgrades#29-35). From 1.31 (``PortForwardWebsockets`` beta) the API server would also
-  tunnel ``SPDY/3.1+portforward.k8s.io``; the fake speaks no SPDY, so it refuses that
-  offer with 403 at every version (kubectl then falls back to SPDY, which the fake lacks).
+  tunnel ``SPDY/3.1+portforward.k8s.io``; the fake does not tunnel, so it refuses that
+  offer with 403 at every version and kubectl falls back to plain SPDY/3.1.
+- SPDY/3.1 (exec: v4/v3/v2/channel.k8s.io, port-forward: portforward.k8s.io) is served
+  the same at every version (``spdy_upgrade.py``, ``spdy_streams.py``).
 """
 
 from __future__ import annotations

@@ -52,6 +52,11 @@ class _BareResponse(web.StreamResponse):
             self.headers.popall(name, None)
 
 
+def bare_response(status: int) -> web.StreamResponse:
+    """A response that sends only the headers set on it (a SPDY 101, a refusal)."""
+    return _BareResponse(status=status)
+
+
 async def handshake_refusal(request: web.Request, status: int, body: bytes) -> web.StreamResponse:
     """x/net/websocket's refusal: ``HTTP/1.1 <status>``, ``Connection: close``, raw body."""
     resp = _BareResponse(status=status)
@@ -94,25 +99,3 @@ def require_upgrade(request: web.Request) -> None:
     """The API server's proxy refuses a plain request: upgrades#27, #28, #52."""
     if not is_upgrade(request):
         raise ApiError(400, "BadRequest", "Upgrade request required")
-
-
-def spdy_unsupported(request: web.Request) -> web.Response:
-    """The fake speaks no SPDY/3.1 (a real 1.28 server accepts it: upgrades#23/#24, #49/#50).
-
-    It answers with a JSON Status so kubectl prints ``Error from server (BadRequest): ...``
-    and exits (a plain-text ``a: b`` body decodes as an empty YAML Status, and kubectl would
-    print just ``Error from server:``)."""
-    upgrade = request.headers.get(hdrs.UPGRADE, "")
-    return web.Response(
-        status=400,
-        content_type="application/json",
-        body=go_json(
-            ApiError(
-                400,
-                "BadRequest",
-                f"unable to upgrade: this fake API server does not speak {upgrade}; it serves "
-                "exec and port-forward over WebSocket only (claim Kubernetes 1.30 or later "
-                "for kubectl exec)",
-            ).status()
-        ),
-    )

@@ -141,12 +141,11 @@ def _kubectl(
     return proc
 
 
-# /usr/bin/kubectl runs kubectl.1.<server minor>: claiming 1.28 would run kubectl 1.28, whose
-# exec and port-forward speak only SPDY/3.1 (and whose apply needs /openapi/v2), neither of
-# which the fake serves. kubectl 1.32 execs over WebSocket v5, which a 1.32 server speaks.
-# The dispatcher caches the server's version per host:port in the kube cache dir, so a test
-# that changes the claim uses a cache of its own.
-@pytest.mark.parametrize("server_version", ["1.32"], indirect=True)
+# /usr/bin/kubectl runs kubectl.1.<server minor>: at a 1.28 claim that is kubectl 1.28.15,
+# whose exec and port-forward speak SPDY/3.1 (and whose apply reads /openapi/v2); at 1.32,
+# kubectl 1.32 execs over WebSocket v5. The dispatcher caches the server's version per
+# host:port in the kube cache dir, so a test that changes the claim uses a cache of its own.
+@pytest.mark.parametrize("server_version", ["1.28", "1.32"], indirect=True)
 def test_kubectl_flow(
     fake_cluster: FakeCluster,
     namespace: str,
