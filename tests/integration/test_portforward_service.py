@@ -3,12 +3,8 @@ targetPort on a Ready pod the Service selects (real Docker-backed pod, fake API 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,7 +12,12 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from tests.integration.test_portforward_session import SERVE, free_port, remove_web
+from tests.integration.test_portforward_session import (
+    SERVE,
+    free_port,
+    remove_web,
+    start_up_until_listening,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -77,23 +78,8 @@ def test_up_forwards_a_service_port_to_its_target_port(
 ) -> None:
     port = free_port()
     path = write_project(tmp_path, namespace, busybox_image, port)
-    env = {**os.environ, "KUBECONFIG": str(fake_cluster.kubeconfig), "NO_COLOR": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loopdev", "-f", str(path), "up", "--no-tui"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
+    proc = start_up_until_listening(path, fake_cluster)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 90
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("web") and "forward" in line and line.rstrip().endswith("listening"):
-                break
-            assert time.monotonic() < deadline, "".join(lines)
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert body.strip().startswith("web-"), body  # the pod's hostname, served on 8000
         proc.send_signal(signal.SIGINT)

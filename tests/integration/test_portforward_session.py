@@ -91,15 +91,8 @@ def remove_web(api: kubernetes.client.ApiClient, namespace: str) -> None:
         time.sleep(0.1)
 
 
-def test_up_forwards_and_ctrl_c_stops_forward_and_local_processes(
-    tmp_path: Path,
-    fake_cluster: Any,
-    namespace: str,
-    busybox_image: str,
-    kube_api: kubernetes.client.ApiClient,
-) -> None:
-    port = free_port()
-    path = write_project(tmp_path, namespace, busybox_image, port)
+def start_up_until_listening(path: Path, fake_cluster: Any) -> subprocess.Popen[str]:
+    """``loopdev up --no-tui`` on ``path``, returned once resource web's forward listens."""
     env = {**os.environ, "KUBECONFIG": str(fake_cluster.kubeconfig), "NO_COLOR": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "loopdev", "-f", str(path), "up", "--no-tui"],
@@ -109,14 +102,29 @@ def test_up_forwards_and_ctrl_c_stops_forward_and_local_processes(
         text=True,
     )
     lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 90
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("web") and "forward" in line and line.rstrip().endswith("listening"):
+            return proc
+        if time.monotonic() > deadline:
+            break
+    proc.kill()
+    raise AssertionError("the forward never listened:\n" + "".join(lines))
+
+
+def test_up_forwards_and_ctrl_c_stops_forward_and_local_processes(
+    tmp_path: Path,
+    fake_cluster: Any,
+    namespace: str,
+    busybox_image: str,
+    kube_api: kubernetes.client.ApiClient,
+) -> None:
+    port = free_port()
+    path = write_project(tmp_path, namespace, busybox_image, port)
+    proc = start_up_until_listening(path, fake_cluster)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 90
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("web") and "forward" in line and line.rstrip().endswith("listening"):
-                break
-            assert time.monotonic() < deadline, "".join(lines)
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert body.strip().startswith("web-")
         child = int((tmp_path / "child.pid").read_text())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,25 +29,15 @@ from loopdev.deploy.ownership import (
     one_version_per_kind,
     sort_contents,
 )
-from loopdev.deploy.watch import WatchExpired
+from loopdev.deploy.watch import WatchApi, WatchExpired
 from loopdev.errors import ClusterUnreachable, DeployError, UnknownKind
 from loopdev.render.labels import project_selector
 
 Obj = dict[str, Any]
 
 
-class DownApi(KubeApi, Protocol):
-    """What `down` needs beyond apply's port: a watch, to wait without polling."""
-
-    def watch(
-        self,
-        api_version: str,
-        kind: str,
-        namespace: str | None,
-        label_selector: str,
-        resource_version: str,
-        timeout: int = 240,
-    ) -> AsyncIterator[dict[str, Any]]: ...
+class DownApi(KubeApi, WatchApi, Protocol):
+    """What `down` needs beyond apply's port: the informers' watch, to wait without polling."""
 
 
 @dataclass
