@@ -19,7 +19,7 @@ import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +50,9 @@ class KubeTarget:
     server: str
     namespace: str | None = None
     config_file: str | None = None  # the KUBECONFIG value (may list several files) or None
+    # The client configuration loaded while resolving, so the first KubeClient need not load
+    # the kubeconfig again (nor run an exec credential plugin again).
+    configuration: Any = field(default=None, compare=False, repr=False)
 
 
 class NotFound(DeployError):
@@ -73,7 +76,8 @@ def resolve_target(context: str | None = None) -> KubeTarget:
         raise UsageError(f"kube context '{name}' not found", hint=f"known contexts: {valid}")
     api = _new_api_client(config_file, name)
     ctx = by_name[name].get("context") or {}
-    return KubeTarget(name, api.configuration.host, ctx.get("namespace"), config_file)
+    cfg = api.configuration
+    return KubeTarget(name, cfg.host, ctx.get("namespace"), config_file, configuration=cfg)
 
 
 def _new_api_client(config_file: str | None, context: str) -> k8s.ApiClient:
@@ -176,7 +180,10 @@ class KubeClient:
     def __init__(self, target: KubeTarget, request_timeout: float = 15.0) -> None:
         self.target = target
         self._timeout = request_timeout
-        self._api = _new_api_client(target.config_file, target.context)
+        if target.configuration is not None:
+            self._api = k8s.ApiClient(configuration=target.configuration)
+        else:
+            self._api = _new_api_client(target.config_file, target.context)
         self._api.configuration.retries = 0  # we retry with back-off ourselves
         # Every connection attempt has a deadline (reads of followed streams do not): without
         # one, a server that drops packets keeps a request waiting for minutes.
