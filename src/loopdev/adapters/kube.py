@@ -231,7 +231,7 @@ class KubeClient:
         ClusterUnreachable (refused, DNS, TLS, timeout) or DeployError (401, 403)."""
         where = f"the Kubernetes API at {self.target.server} (context {self.target.context})"
         try:
-            self._get(
+            resp = self._get(
                 "/api/v1/namespaces/{namespace}/pods",
                 {"namespace": namespace},
                 [("limit", 1)],
@@ -261,6 +261,13 @@ class KubeClient:
             ) from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise _unreachable(where, err) from err
+        if _kind_of(resp.data) != "PodList":  # a 200 from some other web server
+            kind = resp.headers.get("content-type") or "no content type"
+            raise DeployError(
+                f"{where} does not answer like a Kubernetes API server"
+                f" (HTTP {resp.status} to a pod list, and no PodList: {kind})",
+                hint="check the server address of this context in the kubeconfig",
+            )
 
     def _get(
         self,
@@ -542,6 +549,15 @@ class KubeClient:
             resp.read()
             raise ApiException(http_resp=resp)
         yield from iter_resp_lines(resp.response)
+
+
+def _kind_of(body: bytes) -> str:
+    """The ``kind`` of a JSON object body, or "" (not JSON, not an object)."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return ""
+    return str(found.get("kind", "")) if isinstance(found, dict) else ""
 
 
 def _about(event: dict[str, Any], name: str) -> bool:
