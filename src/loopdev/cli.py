@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import NoReturn
@@ -133,11 +134,16 @@ def main() -> None:
 def _exit(code: int) -> NoReturn:
     """End the process as the interpreter would (atexit handlers, stdio flushed), minus its
     module-by-module teardown: with the kubernetes client loaded (~700 modules) that costs
-    0.1-0.25 s after a `ci`, and nothing of loopdev's relies on it. Takes the ordinary path
-    when a non-daemon thread is still running (the interpreter waits for those) or stdout
-    cannot be flushed (the interpreter reports that, e.g. a closed pipe)."""
+    0.1-0.25 s after a `ci`, and nothing of loopdev's relies on it. Worker threads that are
+    finishing (a closed pool's) get half a second; one still running then, or stdout that
+    cannot be flushed (e.g. a closed pipe), takes the ordinary path, which waits for the
+    thread or reports the pipe as the interpreter does."""
     main = threading.main_thread()
-    if any(t is not main and not t.daemon for t in threading.enumerate()):
+    deadline = time.monotonic() + 0.5
+    for thread in threading.enumerate():
+        if thread is not main and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
         sys.exit(code)
     atexit._run_exitfuncs()
     try:

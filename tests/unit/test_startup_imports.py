@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.integration.deploy_support import write_project
@@ -49,9 +50,9 @@ EXIT_PROBE = """
 import atexit, sys, threading, time
 from loopdev.cli import _exit
 atexit.register(lambda: print("atexit ran", file=sys.stderr))
-if sys.argv[1] == "thread":
+if sys.argv[1] != "plain":
     def late() -> None:
-        time.sleep(0.3)
+        time.sleep(float(sys.argv[1]))
         print("thread done", file=sys.stderr)
     threading.Thread(target=late).start()  # not a daemon: the interpreter waits for it
 sys.stdout.write("buffered, no newline")
@@ -77,8 +78,9 @@ def test_the_quick_exit_runs_atexit_and_flushes_stdout() -> None:
     assert done.stderr.strip() == "atexit ran"
 
 
-def test_the_quick_exit_still_waits_for_a_running_thread() -> None:
-    done = _exit_probe("thread")
+@pytest.mark.parametrize("seconds", ["0.3", "1.5"])  # within and past the half second it joins
+def test_the_quick_exit_still_waits_for_a_running_thread(seconds: str) -> None:
+    done = _exit_probe(seconds)
     assert done.returncode == 3
     assert done.stdout == "buffered, no newline"
     assert done.stderr.split() == ["thread", "done", "atexit", "ran"]
