@@ -4,10 +4,15 @@ Measures, for a busybox project (one Deployment + one ConfigMap; pods are real c
 - first `ci`: a fresh namespace each run (loopdev creates it; the image is already built);
 - unchanged `ci`: the same project again once its pods have been Ready for 3 s;
 - `down` of that namespace (loopdev made it: deleted with it) and of one holding a ConfigMap
-  made by hand (our objects deleted, namespace kept): wall time and API requests by verb.
+  made by hand (our objects deleted, namespace kept): wall time and API requests by verb;
+- startup: `up --no-tui` to its first "every resource ready" line (then Ctrl-C), `render`
+  and `validate` as whole processes.
 ``--src DIR`` runs the CLI from another source tree (e.g. a checkout of main) for a before/
-after in the same minutes. Prints medians; asserts nothing.
-Run: .venv/bin/python bench/ci.py [--runs N] [--src DIR]
+after in the same minutes; ``--against DIR`` runs this tree and DIR's in turn, run by run (the
+machine is noisy), and prints each one's medians and their ratio. The CLI runs with its
+bytecode cached, as an installed loopdev does (not into the source tree). Prints medians;
+asserts nothing.
+Run: .venv/bin/python bench/ci.py [--runs N] [--src DIR | --against DIR]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,9 +69,13 @@ print(json.dumps(out))
 
 
 class Runner:
-    def __init__(self, cluster: FakeCluster, root: Path, src: Path | None) -> None:
-        self.cluster, self.root = cluster, root
+    def __init__(self, cluster: FakeCluster, root: Path, src: Path | None, tag: str) -> None:
+        self.cluster, self.root, self.tag = cluster, root, tag
         self.env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1"}
+        # Bytecode cached as for an installed loopdev (kept out of the source tree): with
+        # PYTHONDONTWRITEBYTECODE, set on some dev machines, every run compiles every module.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.env["PYTHONPYCACHEPREFIX"] = str(root.parent / "pycache")
         if src is not None:
             self.env["PYTHONPATH"] = str(src)
 
@@ -84,6 +94,26 @@ class Runner:
         cmd = [sys.executable, "-c", IN_PROCESS, str(path), str(n)]
         done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=True)
         return list(json.loads(done.stdout.splitlines()[-1]))
+
+    def up_ready(self, namespace: str) -> float:
+        """`up --no-tui` from process start to its line saying the workload is ready."""
+        path = write_project(self.root, PROJECT, namespace)
+        cmd = [sys.executable, "-m", "loopdev", "-f", str(path), "up", "--no-tui"]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        took = None
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("web ") and "│ ready" in line:
+                took = time.perf_counter() - t0
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        if took is None:
+            raise SystemExit(f"up --no-tui ended before web was ready (exit {proc.returncode})")
+        return took
 
     def counted(self, namespace: str, *args: str) -> tuple[float, Counter[str]]:
         log = self.cluster.kube.requests
@@ -116,53 +146,95 @@ def verbs_text(counts: list[Counter[str]]) -> str:
     return f"{statistics.median(total):g} requests ({parts})"
 
 
-def measure(run: Runner, runs: int) -> None:
-    run.loopdev("bench-ci-warm", "ci", "--timeout", "120")  # builds the image once
-    run.loopdev("bench-ci-warm", "down")
-    first, noop, down_t, kept_t = [], [], [], []
-    down_n: list[Counter[str]] = []
-    kept_n: list[Counter[str]] = []
-    for i in range(runs):
-        ns = f"bench-ci-{os.getpid()}-{i}"
-        first.append(run.loopdev(ns, "ci", "--timeout", "120")[0])
-        time.sleep(3.2)  # pods Ready for the settle (+1 s timestamp resolution) by their clock
-        noop.append(run.loopdev(ns, "ci", "--timeout", "120")[0])
-        if i % 2:
-            run.foreign_configmap(ns)
-            took, verbs = run.counted(ns, "down")
-            kept_t.append(took)
-            kept_n.append(verbs)
-            run.drop_namespace(ns)
-        else:
-            took, verbs = run.counted(ns, "down")
-            down_t.append(took)
-            down_n.append(verbs)
-    ns = f"bench-ci-{os.getpid()}-session"
+def measure(run: Runner, i: int, out: dict[str, list[float]]) -> dict[str, Counter[str]]:
+    """Run ``i`` of every whole-process measure for one tree, into ``out``."""
+    ns = f"bench-ci-{os.getpid()}-{run.tag}-{i}"
+    out.setdefault("first", []).append(run.loopdev(ns, "ci", "--timeout", "120")[0])
+    time.sleep(3.2)  # pods Ready for the settle (+1 s timestamp resolution) by their clock
+    out.setdefault("noop", []).append(run.loopdev(ns, "ci", "--timeout", "120")[0])
+    out.setdefault("up", []).append(run.up_ready(ns))
+    out.setdefault("render", []).append(run.loopdev(ns, "render")[0])
+    out.setdefault("validate", []).append(run.loopdev(ns, "validate")[0])
+    if i % 2:
+        run.foreign_configmap(ns)
+        took, verbs = run.counted(ns, "down")
+        out.setdefault("kept", []).append(took)
+        run.drop_namespace(ns)
+        return {"kept": verbs}
+    took, verbs = run.counted(ns, "down")
+    out.setdefault("down", []).append(took)
+    return {"down": verbs}
+
+
+def session_phases(run: Runner, runs: int, out: dict[str, list[float]]) -> None:
+    ns = f"bench-ci-{os.getpid()}-{run.tag}-session"
     run.loopdev(ns, "ci", "--timeout", "120")
     time.sleep(3.2)
     phases = run.in_process(ns, max(3, runs))
     run.loopdev(ns, "down")
-    show("first `loopdev ci` (new namespace)", first)
-    show("unchanged `loopdev ci`", noop)
-    show("`loopdev down`, namespace deleted with it", down_t)
-    print(f"{'':<44} {verbs_text(down_n)}")
-    if kept_t:
-        show("`loopdev down`, namespace kept (foreign object)", kept_t)
-        print(f"{'':<44} {verbs_text(kept_n)}")
-    show("  in process: open the session (warm imports)", [p[0] for p in phases])
-    show("  in process: session start -> verdict", [p[1] for p in phases])
-    imports = []
+    out["open"] = [p[0] for p in phases]
+    out["verdict"] = [p[1] for p in phases]
     for _ in range(3):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import loopdev.cli"], env=run.env, check=True)
-        imports.append(time.perf_counter() - t0)
-    show("  floor: interpreter + `import loopdev.cli`", imports)
+        out.setdefault("floor", []).append(time.perf_counter() - t0)
+
+
+LABELS = [
+    ("first", "first `loopdev ci` (new namespace)"),
+    ("noop", "unchanged `loopdev ci`"),
+    ("up", "`loopdev up --no-tui` to ready (unchanged)"),
+    ("render", "`loopdev render`"),
+    ("validate", "`loopdev validate`"),
+    ("down", "`loopdev down`, namespace deleted with it"),
+    ("kept", "`loopdev down`, namespace kept (foreign object)"),
+    ("open", "  in process: open the session (warm imports)"),
+    ("verdict", "  in process: session start -> verdict"),
+    ("floor", "  floor: interpreter + `import loopdev.cli`"),
+]
+
+
+def report(name: str, out: dict[str, list[float]], verbs: dict[str, list[Counter[str]]]) -> None:
+    print(f"--- {name}")
+    for key, label in LABELS:
+        if out.get(key):
+            show(label, out[key])
+        if verbs.get(key):
+            print(f"{'':<44} {verbs_text(verbs[key])}")
+
+
+def run_all(runners: dict[str, Runner], runs: int) -> None:
+    for run in runners.values():
+        warm = f"bench-ci-warm-{run.tag}"
+        run.loopdev(warm, "ci", "--timeout", "120")  # builds the image once; compiles
+        run.loopdev(warm, "down")
+    outs: dict[str, dict[str, list[float]]] = {name: {} for name in runners}
+    verbs: dict[str, dict[str, list[Counter[str]]]] = {name: {} for name in runners}
+    names = list(runners)
+    for i in range(runs):
+        for name in names if i % 2 == 0 else reversed(names):  # alternate who goes first
+            for key, counts in measure(runners[name], i, outs[name]).items():
+                verbs[name].setdefault(key, []).append(counts)
+    for name in names:
+        session_phases(runners[name], runs, outs[name])
+    for name in names:
+        report(name, outs[name], verbs[name])
+    if len(names) == 2:
+        new, old = names
+        print(f"--- ratio of medians, {new} / {old}")
+        for key, label in LABELS:
+            a, b = outs[new].get(key), outs[old].get(key)
+            if a and b:
+                print(f"{label:<44} {statistics.median(a) / statistics.median(b):5.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--src", type=Path, default=None, help="run loopdev from this src/")
+    parser.add_argument(
+        "--against", type=Path, default=None, help="also run this src/, alternately (ratios)"
+    )
     args = parser.parse_args()
     client = docker.from_env()
     ensure_busybox_image(client)
@@ -170,7 +242,12 @@ def main() -> None:
         cluster = FakeCluster(client, Path(tmp) / "kubeconfig", "kind-bench", ServerOptions())
         cluster.start()
         try:
-            measure(Runner(cluster, Path(tmp) / "project", args.src), args.runs)
+            root = Path(tmp) / "project"
+            own = Path(__file__).resolve().parent.parent / "src"
+            runners = {str(args.src or own): Runner(cluster, root, args.src or own, "a")}
+            if args.against is not None:
+                runners[str(args.against)] = Runner(cluster, root, args.against, "b")
+            run_all(runners, args.runs)
         finally:
             cluster.close()
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
-
-import aiohttp
 
 from loopdev.config.model import Probe
 from loopdev.local.process import ManagedProcess
@@ -43,6 +42,11 @@ def describe(probe: Probe) -> str:
 
 
 async def _http(url: str) -> tuple[bool, str]:
+    # aiohttp only for http probes (not at import: every session loads this module), and
+    # loaded in a thread the first time so the import does not hold up the event loop.
+    await asyncio.to_thread(importlib.import_module, "aiohttp")
+    import aiohttp
+
     try:
         async with aiohttp.ClientSession() as session, session.get(url) as resp:
             if 200 <= resp.status < 400:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, cast
 
-from loopdev.adapters.kube_portforward import KubeWire
 from loopdev.config.model import Resource
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
@@ -49,6 +49,11 @@ class PortForwardReconciler:
         wire = self._wire or ctx.shared.get("kube_wire")
         owned = wire is None
         if wire is None:
+            # Here, not at the top: aiohttp (and its SSL contexts) only for sessions that
+            # forward, loaded in a thread so the import does not hold up the event loop.
+            await asyncio.to_thread(importlib.import_module, "loopdev.adapters.kube_portforward")
+            from loopdev.adapters.kube_portforward import KubeWire
+
             wire = await KubeWire.connect(ctx.kube_context or None, os.environ.get("KUBECONFIG"))
         ctx.store.subscribe(lambda state, batch: self._publish_all(ctx, state, batch))
         ctx.store.subscribe(lambda _state, batch: self._on_reachability(batch))
