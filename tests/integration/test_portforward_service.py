@@ -13,10 +13,10 @@ import kubernetes.client
 import pytest
 
 from tests.integration.test_portforward_session import (
-    SERVE,
     free_port,
     remove_web,
     start_up_until_listening,
+    web_deployment,
 )
 
 pytestmark = pytest.mark.docker
@@ -24,34 +24,16 @@ pytestmark = pytest.mark.docker
 
 def write_project(root: Path, namespace: str, image: str, port: int) -> Path:
     (root / "k8s").mkdir()
-    (root / "k8s" / "web.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {{name: web}}
-            spec:
-              replicas: 1
-              selector: {{matchLabels: {{app: web}}}}
-              template:
-                metadata: {{labels: {{app: web}}}}
-                spec:
-                  containers:
-                    - name: web
-                      image: {image}
-                      command: ["sh", "-c", "{SERVE}"]
-                      ports: [{{name: http, containerPort: 8000}}]
-                      readinessProbe: {{tcpSocket: {{port: 8000}}, periodSeconds: 1}}
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {{name: web-svc}}
-            spec:
-              selector: {{app: web}}
-              ports: [{{name: web, port: 80, targetPort: http}}]
-            """
-        )
-    )
+    service = """\
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web-svc}
+        spec:
+          selector: {app: web}
+          ports: [{name: web, port: 80, targetPort: http}]
+        """
+    (root / "k8s" / "web.yaml").write_text(web_deployment(image) + textwrap.dedent(service))
     (root / "loopfile.yaml").write_text(
         textwrap.dedent(
             f"""\

@@ -29,29 +29,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def web_deployment(image: str) -> str:
+    """The Deployment ``web``: busybox httpd serving its hostname on the named port http."""
+    return textwrap.dedent(
+        f"""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: web}}
+        spec:
+          replicas: 1
+          selector: {{matchLabels: {{app: web}}}}
+          template:
+            metadata: {{labels: {{app: web}}}}
+            spec:
+              containers:
+                - name: web
+                  image: {image}
+                  command: ["sh", "-c", "{SERVE}"]
+                  ports: [{{name: http, containerPort: 8000}}]
+                  readinessProbe: {{tcpSocket: {{port: 8000}}, periodSeconds: 1}}
+        """
+    )
+
+
 def write_project(root: Path, namespace: str, image: str, port: int) -> Path:
     (root / "k8s").mkdir()
-    (root / "k8s" / "web.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {{name: web}}
-            spec:
-              replicas: 1
-              selector: {{matchLabels: {{app: web}}}}
-              template:
-                metadata: {{labels: {{app: web}}}}
-                spec:
-                  containers:
-                    - name: web
-                      image: {image}
-                      command: ["sh", "-c", "{SERVE}"]
-                      ports: [{{name: http, containerPort: 8000}}]
-                      readinessProbe: {{tcpSocket: {{port: 8000}}, periodSeconds: 1}}
-            """
-        )
-    )
+    (root / "k8s" / "web.yaml").write_text(web_deployment(image))
     (root / "loopfile.yaml").write_text(
         textwrap.dedent(
             f"""\

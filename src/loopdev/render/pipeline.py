@@ -148,11 +148,14 @@ def _default_namespaces(objects: list[dict[str, Any]], homes: list[str], project
 
 
 def _existing_dir(config: Loopfile, source: Path) -> Path:
+    """A deploy directory (chart, kustomization, each Helm release's chart) that exists and
+    whose real path stays in the project."""
     if not source.is_dir():
         raise ConfigError(
             f"{config.path}: deploy.{config.deploy.kind}: directory {source} does not exist"
         )
-    return source
+    what = f"the deploy.{config.deploy.kind} directory"
+    return confined(source, reference_base(config.root, str(source)), what)
 
 
 def _in_project(config: Loopfile, path: Path) -> Path:
@@ -164,12 +167,7 @@ def _source_dir(config: Loopfile) -> Path:
     source = config.deploy.source
     if source is None:
         raise ConfigError(f"{config.path}: deploy.{config.deploy.kind}: a directory is required")
-    if not source.is_dir():
-        raise ConfigError(
-            f"{config.path}: deploy.{config.deploy.kind}: directory {source} does not exist"
-        )
-    what = f"the deploy.{config.deploy.kind} directory"
-    return confined(source, reference_base(config.root, str(source)), what)
+    return _existing_dir(config, source)
 
 
 def _own(config: Loopfile, objects: list[dict[str, Any]]) -> None:

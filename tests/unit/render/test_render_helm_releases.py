@@ -282,3 +282,16 @@ def test_one_workload_name_in_two_release_namespaces_is_a_config_error(
         render_objects(load_loopfile(path), {})
     assert "workload deployment/web is rendered in namespaces shop and other" in str(err.value)
     assert "loopfile.yaml" in str(err.value)
+
+
+def test_every_release_chart_must_stay_in_the_project(tmp_path: Path, helm_on_path: Path) -> None:
+    """Not only the first release: a later one's chart linked outside is refused too."""
+    from loopdev.render.confine import OutsideError
+
+    project = tmp_path / "project"
+    write_chart(project, "api")
+    write_chart(tmp_path / "elsewhere", "worker")
+    (project / "charts" / "worker").symlink_to(tmp_path / "elsewhere" / "charts" / "worker")
+    path = write_loopfile(project, "helm: [{chart: charts/api}, {chart: charts/worker}]\n")
+    with pytest.raises(OutsideError, match="the deploy.helm directory resolves to"):
+        render_objects(load_loopfile(path), {})
