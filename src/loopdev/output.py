@@ -23,6 +23,7 @@ from typing import IO, Any
 from rich.color import ColorSystem
 from rich.style import Style
 
+from loopdev.build.progress import STEP_CHARS, step_of
 from loopdev.engine.actions import Action
 from loopdev.engine.logs import LogLine, LogStore
 from loopdev.engine.state import EngineState, ResourceStatus
@@ -263,22 +264,28 @@ class Said:
 
     A live update is narrated twice, as a ``loopdev`` log line and as the resource's
     ``last_update`` (a ``sync`` event); a build step is a line of build output and again the
-    ``build`` step event. Plain output prints whichever comes first and drops its twin.
+    ``build`` step event, which can come a few output lines later (state changes are
+    batched per loop turn, log lines are not). Plain output prints whichever comes first
+    and drops its twin.
     JSON keeps both: they are different event types a reader selects between.
     """
 
     def __init__(self) -> None:
         self._news: dict[str, str] = {}  # resource -> last narration (log) not yet twinned
         self._synced: dict[str, str] = {}  # resource -> last sync message not yet twinned
-        self._build: dict[str, str] = {}  # resource -> last line of build output
+        self._steps: dict[str, set[str]] = {}  # resource -> step headers its build printed
 
     def repeats(self, event: Event) -> bool:
         """Whether ``event`` repeats a line already printed (and forget that line if so)."""
         d, res = event.data, event.resource
         if event.type == "log" and d.get("source") == "build":
-            self._build[res] = str(d.get("text", ""))
+            text = str(d.get("text", ""))
+            if step_of(text) is not None:  # the step event may come after more output lines
+                self._steps.setdefault(res, set()).add(text[:STEP_CHARS])
         elif event.type == "build" and d.get("phase") == "step":
-            return self._build.get(res, "").startswith(str(d.get("step", "")))
+            return str(d.get("step", ""))[:STEP_CHARS] in self._steps.get(res, set())
+        elif event.type == "build":  # the build ended: its steps are told
+            self._steps.pop(res, None)
         elif event.type == "log" and d.get("source") == "loopdev":
             text = _NAMED.sub(r"\1: ", str(d.get("text", "")))
             if self._synced.get(res) == text:

@@ -241,3 +241,22 @@ def test_plain_output_a_build_step_once_but_json_keeps_both_event_types() -> Non
     ]
     kinds = [json.loads(x)["type"] for x in _lines(JsonOutput(io.StringIO()), steps)]
     assert kinds == ["log", "build", "build"]
+
+
+def test_plain_output_drops_a_step_event_that_comes_after_more_output() -> None:
+    """BuildKit prints ``#4 CACHED`` right after the header; the step event (batched per loop
+    turn) can arrive after it. Caught in CI: ``building: #4 [2/3] COPY www /www`` printed."""
+    header = "#4 [2/3] COPY www /www"
+    steps = [
+        ("log", ("web", "build", header)),
+        ("log", ("web", "build", "#4 CACHED")),
+        ("patch", ("web", {"build": BuildInfo(step=header)})),
+        ("patch", ("web", {"build": BuildInfo(ref="web:1", duration=0.3)})),
+        ("patch", ("web", {"build": BuildInfo(step=header)})),  # the next build, no output
+    ]
+    assert _lines(PlainOutput(io.StringIO()), steps) == [
+        "web │ build │ " + header,
+        "web │ build │ #4 CACHED",
+        "web │ built web:1 in 0.3s",
+        "web │ building: " + header,
+    ]

@@ -17,6 +17,9 @@ _OUTPUT = re.compile(r"^\d+\.\d+ (.*)$")  # "0.453 hello" (seconds since the ver
 _DIGEST_LINE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
+STEP_CHARS = 120  # how much of a step header the build status keeps
+
+
 def step_of(line: str) -> str | None:
     """The build step ``line`` starts, for the dashboard (None: not a step header). The
     whole line, so plain output can tell the step event from the log line it repeats."""

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from loopdev.build.progress import step_of
+from loopdev.build.progress import STEP_CHARS, step_of
 from loopdev.engine import actions as a
 from loopdev.engine.manual import live_update_plans, pending_changes, under_manual_control
 from loopdev.engine.reconciler import SessionContext
@@ -61,7 +61,7 @@ def _build_log_sink(ctx: SessionContext) -> Callable[[str, str], None]:
 
 
 def _with_step(info: BuildInfo, step: str) -> BuildInfo:
-    return BuildInfo(ref=info.ref, reused=info.reused, duration=info.duration, step=step[:120])
+    return BuildInfo(ref=info.ref, reused=info.reused, duration=info.duration, step=step[:STEP_CHARS])
 
 
 def images_for(ctx: SessionContext, state: EngineState, act: a.Action) -> tuple[set[str], bool]:
