@@ -61,7 +61,8 @@ def _build_log_sink(ctx: SessionContext) -> Callable[[str, str], None]:
 
 
 def _with_step(info: BuildInfo, step: str) -> BuildInfo:
-    return BuildInfo(ref=info.ref, reused=info.reused, duration=info.duration, step=step[:STEP_CHARS])
+    step = step[:STEP_CHARS]
+    return BuildInfo(ref=info.ref, reused=info.reused, duration=info.duration, step=step)
 
 
 def images_for(ctx: SessionContext, state: EngineState, act: a.Action) -> tuple[set[str], bool]:
