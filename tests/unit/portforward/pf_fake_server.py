@@ -53,6 +53,7 @@ class FakeApi:
         self.version = 1
         self.dials = 0
         self._watchers: list[asyncio.Queue[dict[str, Any] | None]] = []
+        self._history: list[tuple[int, dict[str, Any]]] = []  # what a watch from a version replays
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.url = ""
@@ -79,8 +80,10 @@ class FakeApi:
     def _emit(self, kind: str, obj: dict[str, Any]) -> None:
         self.version += 1
         obj["metadata"]["resourceVersion"] = str(self.version)
+        event = {"type": kind, "object": json.loads(json.dumps(obj))}  # as it was then
+        self._history.append((self.version, event))
         for q in self._watchers:
-            q.put_nowait({"type": kind, "object": obj})
+            q.put_nowait(event)
 
     # -- server ---------------------------------------------------------------------------
     async def start(self, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
@@ -112,13 +115,13 @@ class FakeApi:
             return web.json_response({"kind": "Status", "code": 401}, status=401)
         return await handler(request)
 
-    def _matching(self, selector: str) -> list[dict[str, Any]]:
+    @staticmethod
+    def _selects(selector: str, obj: dict[str, Any]) -> bool:
         wanted = dict(kv.split("=", 1) for kv in selector.split(",") if kv)
-        return [
-            p
-            for p in self.pods.values()
-            if all(p["metadata"]["labels"].get(k) == v for k, v in wanted.items())
-        ]
+        return all(obj["metadata"]["labels"].get(k) == v for k, v in wanted.items())
+
+    def _matching(self, selector: str) -> list[dict[str, Any]]:
+        return [p for p in self.pods.values() if self._selects(selector, p)]
 
     async def _pods(self, request: web.Request) -> web.StreamResponse:
         selector = request.query.get("labelSelector", "")
@@ -133,12 +136,14 @@ class FakeApi:
         resp = web.StreamResponse()
         await resp.prepare(request)
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        since = int(request.query.get("resourceVersion") or self.version)
+        for version, old in self._history:  # a real server starts the watch at the version
+            if version > since:  # it was given: a change between list and watch is not lost
+                queue.put_nowait(old)
         self._watchers.append(queue)
         try:
             while (event := await queue.get()) is not None:
-                if event["type"] in ("DELETED", "ERROR") or event["object"] in self._matching(
-                    selector
-                ):
+                if event["type"] == "ERROR" or self._selects(selector, event["object"]):
                     await resp.write(json.dumps(event).encode() + b"\n")
         finally:
             if queue in self._watchers:
