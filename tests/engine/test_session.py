@@ -12,6 +12,7 @@ import pytest
 from loopdev.commands.options import GlobalOptions
 from loopdev.config.load import load_from_options
 from loopdev.engine import actions as a
+from loopdev.engine.reducer import reduce
 from loopdev.engine.session import Session, ci_verdict, load_reconcilers
 from loopdev.engine.state import EngineState, ForwardInfo, ResourceStatus
 from loopdev.output import PlainOutput
@@ -209,6 +210,40 @@ def test_ci_verdict_rules() -> None:
     bad = ci_verdict(st(a="ready", b="image-error"), False)
     assert bad is not None and not bad.ok and bad.resource == "b"
     assert not ci_verdict(st(a="pending"), False, deploy_error="boom").ok
+
+
+def test_ci_verdict_rides_out_a_short_outage_and_fails_a_long_one() -> None:
+    ready = {"web": ResourceStatus("web", "workload", state="ready", since=0.0)}
+    state = EngineState(resources=ready, order=("web",))
+    lost = reduce(state, a.ClusterReachability(False, "connection refused"), 100.0)
+    later = reduce(lost, a.ClusterReachability(False, "connection refused"), 110.0)
+    assert later.unreachable_since == 100.0  # the same outage goes on: its start is kept
+    assert ci_verdict(later, True, now=110.0, unreachable_grace=20.0) is None
+    verdict = ci_verdict(later, True, now=120.0, unreachable_grace=20.0)
+    assert verdict is not None and not verdict.ok and verdict.resource == "cluster"
+    assert verdict.reason == "unreachable for 20s: connection refused"
+    back = reduce(later, a.ClusterReachability(True), 121.0)
+    assert back.cluster_reachable and back.unreachable_since == 0.0
+    assert ci_verdict(back, True, now=140.0, unreachable_grace=20.0).ok
+
+
+async def test_ci_fails_when_the_cluster_goes_away_mid_run(tmp_path: Path) -> None:
+    kube = MemKube()
+    session = make(tmp_path, kube, CountingBuilder())
+    session.settle = 60.0  # no "ok" before the loss: without the grace, ci waits its timeout
+    session.unreachable_grace = 0.5
+
+    async def lose() -> None:
+        await until(session, lambda s: state_of("web")(s) == "ready")
+        kube.unreachable = True
+
+    loss = asyncio.create_task(lose())
+    started = asyncio.get_running_loop().time()
+    verdict = await session.run_until_ready(30)
+    await loss
+    assert not verdict.ok and verdict.resource == "cluster"
+    assert verdict.reason.startswith("unreachable for 0.5s: ")
+    assert asyncio.get_running_loop().time() - started < 15
 
 
 def test_ci_verdict_fails_on_a_forward_whose_local_port_cannot_be_bound() -> None:

@@ -35,7 +35,7 @@ class Session:
     def __init__(self, ctx: SessionContext, rec: LocalReconciler) -> None:
         self.ctx, self.rec = ctx, rec
 
-    async def until(self, pred: Callable[[], bool], timeout: float = 5.0) -> None:
+    async def until(self, pred: Callable[[], bool], timeout: float = 20.0) -> None:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while not pred():

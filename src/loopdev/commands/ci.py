@@ -60,7 +60,8 @@ async def _run(session: Any, timeout: float, down: bool) -> tuple[Any, str]:
     from loopdev.deploy.down import describe_all, tear_down_all
 
     verdict = await session.run_until_ready(timeout)
-    report = "" if verdict.ok else await failure_report(session, verdict.resource)
+    lost = verdict.resource == "cluster"  # nothing more to read from a cluster that went away
+    report = "" if verdict.ok or lost else await failure_report(session, verdict.resource)
     if down:
         cfg = session.ctx.config
         done = await tear_down_all(session.ctx.kube, used_namespaces(cfg), cfg.name)

@@ -63,9 +63,18 @@ def _patched(state: EngineState, act: a.StatusPatched, now: float) -> EngineStat
 
 
 def _reachability(state: EngineState, act: a.ClusterReachability, now: float) -> EngineState:
-    if state.cluster_reachable == act.reachable:
+    if act.reachable:
+        if state.cluster_reachable:
+            return state
+        return dataclasses.replace(
+            state, cluster_reachable=True, unreachable_since=0.0, unreachable_reason=""
+        )
+    if not state.cluster_reachable and state.unreachable_reason == act.reason:
         return state
-    return dataclasses.replace(state, cluster_reachable=act.reachable)
+    since = state.unreachable_since if not state.cluster_reachable else now
+    return dataclasses.replace(
+        state, cluster_reachable=False, unreachable_since=since, unreachable_reason=act.reason
+    )
 
 
 def _config_reloaded(state: EngineState, act: a.ConfigReloaded, now: float) -> EngineState:

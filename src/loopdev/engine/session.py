@@ -81,6 +81,7 @@ def ci_verdict(
     settle: float = 0.0,
     wall: float = 0.0,
     applied: frozenset[str] = frozenset(),
+    unreachable_grace: float | None = None,
 ) -> Verdict | None:
     """ok when every resource has stayed ready for ``settle`` seconds after a deploy (a
     container that exits at once is briefly Ready); failed on the first failed resource.
@@ -89,7 +90,16 @@ def ci_verdict(
     judged by its pods' own timestamps (``stable_since`` against ``wall``, the same clock):
     pods Ready since well before this run need no wait. Others are timed here (``now`` -
     ``since``, monotonic): right after an apply the watch may still show the old, ready
-    objects. Built images have nothing that runs, so nothing to wait for."""
+    objects. Built images have nothing that runs, so nothing to wait for.
+
+    A cluster lost for ``unreachable_grace`` seconds (store clock, as ``now``) fails the
+    run with the cause: a blip is ridden out, a cluster that went away does not cost the
+    whole ``--timeout``."""
+    if unreachable_grace is not None and not state.cluster_reachable:
+        if now - state.unreachable_since < unreachable_grace:
+            return None  # what the state shows may be stale: no verdict yet
+        why = state.unreachable_reason or "no answer"
+        return Verdict(False, "cluster", f"unreachable for {unreachable_grace:g}s: {why}")
     for name in state.order:
         res = state.resource(name)
         if res is not None and res.state in FAILED_STATES:
@@ -163,6 +173,7 @@ class Session:
         self._deploy_error = ""
         self._changed = asyncio.Event()
         self.settle = 2.0  # seconds every resource must stay ready before `ci` says ok
+        self.unreachable_grace = 20.0  # seconds `ci` rides out a lost cluster before failing
         self.shutdown: a.ShutdownRequested | None = None  # set when something asked to stop
         self._shutdown_event = asyncio.Event()
 
@@ -293,6 +304,7 @@ class Session:
             self.settle,
             wall=time.time(),
             applied=self._applied(),
+            unreachable_grace=self.unreachable_grace,
         )
 
     def _applied(self) -> frozenset[str]:

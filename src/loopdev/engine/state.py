@@ -83,6 +83,8 @@ class EngineState:
     resources: Mapping[str, ResourceStatus] = field(default_factory=_empty)
     order: tuple[str, ...] = ()  # display order of resources
     cluster_reachable: bool = True
+    unreachable_since: float = 0.0  # store clock when the cluster was last lost (0: reachable)
+    unreachable_reason: str = ""  # the cause, as the failed call reported it
     config_error: str = ""  # why the edited loopfile is not in use (the last good one runs)
     config_reloads: int = 0  # loopfile edits taken into use this session
     version: int = 0  # bumped by every reduce; cheap change detection for views
