@@ -64,7 +64,8 @@ async def _run(session: Any, timeout: float, down: bool) -> tuple[Any, str]:
     report = "" if verdict.ok or lost else await failure_report(session, verdict.resource)
     if down:
         cfg = session.ctx.config
-        done = await tear_down_all(session.ctx.kube, used_namespaces(cfg), cfg.name)
+        namespaces = session.ctx.shared.get("namespaces") or used_namespaces(cfg)  # as applied
+        done = await tear_down_all(session.ctx.kube, namespaces, cfg.name)
         print(describe_all(done), file=sys.stderr)
     return verdict, report
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import TYPE_CHECKING
 
 import click
 
 from loopdev.commands.options import GlobalOptions, pass_options
 from loopdev.errors import DeployError
+
+if TYPE_CHECKING:
+    from loopdev.config.model import Loopfile
+
+log = logging.getLogger(__name__)
 
 
 @click.command("down")
@@ -25,14 +32,13 @@ def command(opts: GlobalOptions, keep_namespace: bool, timeout: float) -> None:
     """Delete every object carrying this project's loopdev labels (and the namespace loopdev
     created, when nothing else is in it), then wait until what was deleted is gone."""
     from loopdev.config.load import load_from_options
-    from loopdev.config.namespaces import used_namespaces
     from loopdev.deploy.connect import connect
     from loopdev.deploy.down import describe_all, tear_down_all
     from loopdev.deploy.ownership import capped
 
     config = load_from_options(opts, command="down")
     kube = connect(config, opts.context)
-    namespaces = used_namespaces(config)
+    namespaces = rendered_namespaces(config)
     try:
         reports = asyncio.run(
             tear_down_all(kube, namespaces, config.name, keep_namespace, timeout=timeout)
@@ -46,3 +52,18 @@ def command(opts: GlobalOptions, keep_namespace: bool, timeout: float) -> None:
             f"still there after {timeout:.0f}s: {capped(still_there)}",
             hint="run `loopdev down` again, or inspect them with kubectl",
         )
+
+
+def rendered_namespaces(config: Loopfile) -> tuple[str, ...]:
+    """The namespaces `up` would apply into: the loopfile's, and those its render names. A
+    render that fails now (a broken edit) must not stop `down`: the loopfile's are used."""
+    from loopdev.config.namespaces import deploy_namespaces, used_namespaces
+    from loopdev.errors import LoopdevError
+    from loopdev.render import render_objects
+
+    try:  # image names for references: no digest of the contexts is needed for namespaces
+        objects = render_objects(config, {name: name for name in config.images})
+    except LoopdevError as err:
+        log.debug("render for down failed, using the loopfile's namespaces: %s", err.message)
+        return used_namespaces(config)
+    return deploy_namespaces(config, objects)

@@ -145,5 +145,6 @@ def _down(session: Any, *, to_stderr: bool = False) -> None:
     from loopdev.deploy.down import describe_all, tear_down_all
 
     cfg = session.ctx.config
-    reports = asyncio.run(tear_down_all(session.ctx.kube, used_namespaces(cfg), cfg.name))
+    namespaces = session.ctx.shared.get("namespaces") or used_namespaces(cfg)  # as applied
+    reports = asyncio.run(tear_down_all(session.ctx.kube, namespaces, cfg.name))
     click.echo(describe_all(reports), err=to_stderr)

@@ -179,20 +179,34 @@ class ClusterWatch:
         self._health_listeners: list[Callable[[str | None], None]] = []
         self._failing: dict[str, str] = {}
         self._warning_listeners: list[Callable[[str], None]] = []
+        self._kube, self._selector, self._kinds = kube, selector, kinds
+        self._group: asyncio.TaskGroup | None = None  # while running: where new watches go
         names = [namespace] if isinstance(namespace, str) else list(dict.fromkeys(namespace))
-        self.namespaces = tuple(names)
-        self.by_namespace = {
-            ns: {
+        self.namespaces: tuple[str, ...] = ()
+        self.by_namespace: dict[str, dict[str, Informer]] = {}
+        self.add_namespaces(names)
+        self.informers = self.by_namespace[names[0]]  # the project namespace's
+
+    def add_namespaces(self, names: Sequence[str]) -> None:
+        """Watch these namespaces too (a manifest may name its own); started at once when
+        the watch runs already. A namespace watched already is left as it is."""
+        for ns in names:
+            if ns in self.by_namespace:
+                continue
+            first = not self.by_namespace
+            health = self._health if first else _in(ns, self._health)
+            informers = {
                 kind: Informer(
-                    kube, v, kind, ns, selector, self._changed,
-                    self._health if len(names) == 1 else _in(ns, self._health),
+                    self._kube, v, kind, ns, self._selector, self._changed, health,
                     on_warning=self._warn,
                 )
-                for v, kind in kinds
-            }
-            for ns in names
-        }  # fmt: skip
-        self.informers = self.by_namespace[names[0]]  # the project namespace's
+                for v, kind in self._kinds
+            }  # fmt: skip
+            self.by_namespace[ns] = informers
+            self.namespaces = (*self.namespaces, ns)
+            if self._group is not None:
+                for inf in informers.values():
+                    self._group.create_task(inf.run(), name=f"watch-{inf.kind}-{ns}")
 
     def _all(self) -> list[Informer]:
         return [inf for kinds in self.by_namespace.values() for inf in kinds.values()]
@@ -238,8 +252,13 @@ class ClusterWatch:
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
-            for inf in self._all():
-                group.create_task(inf.run(), name=f"watch-{inf.kind}-{inf.namespace}")
+            self._group = group
+            try:
+                for inf in self._all():
+                    group.create_task(inf.run(), name=f"watch-{inf.kind}-{inf.namespace}")
+                await asyncio.Event().wait()  # the group ends only when cancelled
+            finally:
+                self._group = None
 
     def _changed(self, kind: str, event: str, obj: dict[str, Any]) -> None:
         for fn in list(self._listeners):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from loopdev.config.namespaces import used_namespaces
+from loopdev.config.namespaces import deploy_namespaces
 from loopdev.deploy.apply import ApplyReport, apply_objects
 from loopdev.deploy.diff import ObjectKey
 from loopdev.deploy.manual import ManualDecision, Objects, describe, hold_manual, objects_of
@@ -276,6 +276,11 @@ class DeployReconciler:
             frozenset(held),
             self._seen,
         )
+        namespaces = deploy_namespaces(ctx.config, objects, ctx.shared.get("namespaces", ()))
+        ctx.shared["namespaces"] = namespaces  # what the watches, syncs and `down` cover
+        cluster = ctx.shared.get("cluster")
+        if cluster is not None:
+            cluster.add_namespaces(namespaces)
         await ensure_secrets_known(ctx)  # values the cluster holds now, before they change
         try:
             report = await apply_objects(
@@ -284,7 +289,7 @@ class DeployReconciler:
                 ctx.namespace,
                 ctx.config.name,
                 held=held_keys,
-                others=used_namespaces(ctx.config),
+                others=namespaces,
             )
         except ClusterUnreachable:
             raise

@@ -491,7 +491,8 @@ class LiveUpdateReconciler:
             return list(cluster.pods())
         selector = f"{PROJECT_LABEL}={self._ctx.config.name}"
         out: list[dict[str, Any]] = []
-        for namespace in used_namespaces(self._ctx.config):  # a release may have its own
+        shared = self._ctx.shared.get("namespaces")  # a release or manifest may name its own
+        for namespace in shared or used_namespaces(self._ctx.config):
             pods, _ = await self._port.list_pods(namespace, selector)
             out += pods
         return out

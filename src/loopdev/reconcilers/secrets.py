@@ -55,11 +55,11 @@ def _path(ctx: SessionContext) -> Any:
 
 async def register_cluster_secrets(ctx: SessionContext) -> int:
     """Register the values of the project's labelled Secrets in every namespace it uses (a
-    Helm release may have its own); how many."""
+    Helm release or a manifest may name its own); how many."""
     if ctx.kube is None:
         return 0
     found = 0
-    for namespace in used_namespaces(ctx.config):
+    for namespace in ctx.shared.get("namespaces") or used_namespaces(ctx.config):
         try:
             items, _ = await ctx.kube.list(
                 "v1", "Secret", namespace, project_selector(ctx.config.name)

@@ -68,3 +68,25 @@ async def test_one_namespace_failing_is_a_problem_even_while_the_other_works() -
     assert watch.problem == "cache down"
     assert not watch.synced
     assert health and health[-1] == "cache down"
+
+
+async def test_a_namespace_added_while_running_is_listed_and_watched_at_once() -> None:
+    """A manifest naming its own namespace is known only after the render: its watch
+    starts then, beside the running ones, and one added twice is watched once."""
+    api = PerNamespaceApi({"shop": ["web-1"], "other": ["api-0"]})
+    watch = ClusterWatch(api, "shop", "", kinds=(("v1", "Pod"),))
+    task = asyncio.create_task(watch.run())
+    try:
+        await asyncio.sleep(0.05)
+        assert api.listed == [("Pod", "shop")]
+        watch.add_namespaces(["shop", "other", "other"])
+        await asyncio.sleep(0.05)
+        assert api.listed == [("Pod", "shop"), ("Pod", "other")]
+        assert watch.namespaces == ("shop", "other") and watch.synced
+        assert watch.get("Pod", "api-0")["metadata"]["namespace"] == "other"
+    finally:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, BaseExceptionGroup):
+            pass

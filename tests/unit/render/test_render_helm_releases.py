@@ -10,7 +10,7 @@ import pytest
 
 from loopdev.config.load import load_loopfile
 from loopdev.config.model import ImageKey
-from loopdev.config.namespaces import used_namespaces
+from loopdev.config.namespaces import deploy_namespaces, used_namespaces
 from loopdev.errors import ConfigError
 from loopdev.render import render_objects
 from loopdev.render.helm import image_key_values, split_reference
@@ -230,6 +230,14 @@ def test_a_release_renders_into_its_own_namespace(tmp_path: Path, helm_on_path: 
     assert objects["cache-config"]["data"] == {"rendered-in": "shared-cache"}  # --namespace
     assert objects["cache-pinned"]["metadata"]["namespace"] == "pinned"  # the chart's own wins
     assert "namespace" not in objects["cache-reader"]["metadata"]  # cluster-scoped
+    rendered = list(objects.values())
+    assert deploy_namespaces(config, rendered) == ("shop", "shared-cache", "pinned")
+    assert deploy_namespaces(config, rendered, seen=("gone",)) == (
+        "shop",
+        "shared-cache",
+        "gone",  # applied into earlier this session: still pruned there
+        "pinned",
+    )
 
 
 def test_the_project_namespace_comes_first_and_each_namespace_once(tmp_path: Path) -> None:
