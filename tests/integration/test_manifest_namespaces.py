@@ -65,3 +65,13 @@ def test_a_manifest_in_its_own_namespace_is_applied_followed_and_torn_down(
     assert f"deleted Namespace/{other}" in down.stdout
     gone = fake_cluster.get_object("apps", "deployments", other, "web")
     assert gone is None or gone["metadata"].get("deletionTimestamp")
+
+
+def test_down_still_works_when_the_render_is_broken(
+    tmp_path: Path, fake_cluster: Any, namespace: str
+) -> None:
+    path = write_project(tmp_path, "itmanifestns", namespace, app="kind: [broken\n")
+    down = loopdev(fake_cluster, path, "down", "--timeout", "30")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "cannot render (" in down.stderr
+    assert "looking only in the loopfile's namespaces" in down.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING
 
 import click
@@ -13,8 +12,6 @@ from loopdev.errors import DeployError
 
 if TYPE_CHECKING:
     from loopdev.config.model import Loopfile
-
-log = logging.getLogger(__name__)
 
 
 @click.command("down")
@@ -64,6 +61,10 @@ def rendered_namespaces(config: Loopfile) -> tuple[str, ...]:
     try:  # image names for references: no digest of the contexts is needed for namespaces
         objects = render_objects(config, {name: name for name in config.images})
     except LoopdevError as err:
-        log.debug("render for down failed, using the loopfile's namespaces: %s", err.message)
+        first = err.message.splitlines()[0] if err.message else type(err).__name__
+        click.echo(
+            f"loopdev: cannot render ({first}); looking only in the loopfile's namespaces",
+            err=True,
+        )
         return used_namespaces(config)
     return deploy_namespaces(config, objects)
