@@ -43,6 +43,26 @@ class BuildResult:
     duration: float
 
 
+# A tag younger than this is never pruned: another session of the same project (a second
+# worktree on a shared Docker engine) may be about to start a pod on it. Tilt keeps images
+# for 6 h by default; a few minutes is enough for that race and keeps disk use low.
+PRUNE_AFTER = 900.0
+
+
+def prunable_tags(
+    tags: Sequence[tuple[str, int]], current: str, keep: int, now: float, min_age: float
+) -> list[str]:
+    """Which of an image's ``(ref, created)`` tags to remove (pure): loopdev's own tags
+    beyond the newest ``keep`` (``current`` counts as one and always stays), and only those
+    created at least ``min_age`` seconds before ``now``."""
+    ours = sorted(
+        (t for t in tags if t[0].rpartition(":")[2].startswith(TAG_PREFIX) and t[0] != current),
+        key=lambda t: t[1],
+        reverse=True,
+    )
+    return [ref for ref, created in ours[max(0, keep - 1) :] if now - created >= min_age]
+
+
 class ImageBuilder:
     """Engine-facing builder; ``docker_adapter`` is a ``loopdev.adapters.docker.DockerAdapter``."""
 
@@ -56,6 +76,7 @@ class ImageBuilder:
         labels: Mapping[str, str] | None = None,
         cache_root: Path | None = None,
         keep_tags: int = 3,
+        prune_after: float = PRUNE_AFTER,
     ) -> None:
         self.config, self.docker, self.delivery = config, docker_adapter, delivery
         self.on_log = on_log
@@ -65,6 +86,7 @@ class ImageBuilder:
         self._running: dict[str, tuple[asyncio.Task[BuildResult], str]] = {}  # task, its ref
         self._superseded: set[asyncio.Task[BuildResult]] = set()
         self.keep_tags = keep_tags  # older loopdev-* tags of a rebuilt image go; 0: keep all
+        self.prune_after = prune_after  # seconds a tag is kept whatever keep_tags says
         self._housekeeping: set[asyncio.Task[None]] = set()
 
     async def build(
@@ -175,12 +197,7 @@ class ImageBuilder:
             tags = await self.docker.tags_of(name)
         except Exception:  # noqa: BLE001 - pruning is housekeeping, never a build failure
             return
-        ours = sorted(
-            (t for t in tags if t[0].rpartition(":")[2].startswith(TAG_PREFIX) and t[0] != current),
-            key=lambda t: t[1],
-            reverse=True,
-        )
-        for ref, _ in ours[max(0, self.keep_tags - 1) :]:
+        for ref in prunable_tags(tags, current, self.keep_tags, time.time(), self.prune_after):
             if await self.docker.remove_tag(ref):
                 self.on_log(name, f"removed old image {ref}")
 

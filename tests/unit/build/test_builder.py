@@ -10,7 +10,7 @@ import pytest
 
 from loopdev.adapters.docker import BuildRequest
 from loopdev.adapters.docker_cli import BuildkitCli, CliProbe
-from loopdev.build.builder import REWRITTEN_DOCKERFILE, BuildFailed, ImageBuilder
+from loopdev.build.builder import REWRITTEN_DOCKERFILE, BuildFailed, ImageBuilder, prunable_tags
 from loopdev.build.delivery_impl import SharedDaemon
 from loopdev.config.model import BuildSecret, BuildSettings
 from loopdev.errors import BuildError
@@ -209,7 +209,9 @@ async def test_older_tags_are_pruned_except_in_use(tmp_path: Path) -> None:
     config = project(tmp_path, ["a"])
     docker = FakeDocker(delay=0)
     docker.created["a:keepme"] = -1  # not a loopdev tag: never touched
-    b = ImageBuilder(config, docker, SharedDaemon(docker), lambda *_: None, keep_tags=2)
+    b = ImageBuilder(
+        config, docker, SharedDaemon(docker), lambda *_: None, keep_tags=2, prune_after=0
+    )
     refs = []
     for i in range(4):
         (tmp_path / "a/f.txt").write_text(str(i))
@@ -261,3 +263,24 @@ async def test_a_cache_mount_without_buildkit_fails_naming_the_line(tmp_path: Pa
     )
     assert set(info.value.failures) == {"a"} and set(info.value.results) == {"b"}
     assert [r.builder for r in docker.requests] == ["classic"]  # b: the fallback builder
+
+
+def test_only_old_enough_loopdev_tags_beyond_the_newest_are_pruned() -> None:
+    """Caught when two suites shared one engine: a second session's build pruned the tag a
+    first session had just built and was about to run (ErrImagePull there)."""
+    tags = [
+        ("a:loopdev-1", 100),
+        ("a:loopdev-2", 200),
+        ("a:loopdev-3", 900),  # built a moment ago, by whichever session
+        ("a:loopdev-4", 950),
+        ("a:mine", 0),  # not loopdev's: never touched
+    ]
+    assert prunable_tags(tags, "a:loopdev-4", 2, 1000.0, 0) == ["a:loopdev-2", "a:loopdev-1"]
+    assert prunable_tags(tags, "a:loopdev-4", 2, 1000.0, 300) == ["a:loopdev-2", "a:loopdev-1"]
+    assert prunable_tags(tags, "a:loopdev-4", 1, 1000.0, 300) == ["a:loopdev-2", "a:loopdev-1"]
+    assert prunable_tags(tags, "a:loopdev-4", 1, 1000.0, 0) == [
+        "a:loopdev-3",
+        "a:loopdev-2",
+        "a:loopdev-1",
+    ]
+    assert prunable_tags(tags, "a:loopdev-4", 2, 1000.0, 5000) == []
