@@ -84,7 +84,9 @@ class ImageBuilder:
         self.cache_root = cache_root
         self._sem = asyncio.Semaphore(max(1, config.build.parallel))
         self._running: dict[str, tuple[asyncio.Task[BuildResult], str]] = {}  # task, its ref
-        self._superseded: set[asyncio.Task[BuildResult]] = set()
+        # older build -> the build that replaced it: kept until the older one has handled
+        # its cancellation, however long its cleanup takes (the newer may be done by then)
+        self._superseded: dict[asyncio.Task[BuildResult], asyncio.Task[BuildResult]] = {}
         self.keep_tags = keep_tags  # older loopdev-* tags of a rebuilt image go; 0: keep all
         self.prune_after = prune_after  # seconds a tag is kept whatever keep_tags says
         self._housekeeping: set[asyncio.Task[None]] = set()
@@ -110,7 +112,7 @@ class ImageBuilder:
             owned.add(tasks[name])
             self._running[name] = (tasks[name], d.ref)
             if old is not None and not old.done():
-                self._superseded.add(old)
+                self._superseded[old] = tasks[name]
                 old.cancel()
         waits = [t if t in owned else asyncio.shield(t) for t in tasks.values()]
         try:
@@ -121,6 +123,8 @@ class ImageBuilder:
             raise
         finally:
             for name, t in tasks.items():
+                if t in owned and t.done():
+                    self._superseded.pop(t, None)  # it may have ended before its cancel landed
                 if t in owned and self._running.get(name, (None, ""))[0] is t:
                     del self._running[name]
         return _collect(dict(zip(tasks, outcomes, strict=True)))
@@ -137,9 +141,8 @@ class ImageBuilder:
             return await self._run(d, deps, force, needed_locally)
         except asyncio.CancelledError:
             me = asyncio.current_task()
-            newer = self._running.get(name, (None, ""))[0]
-            if me in self._superseded and newer is not None and newer is not me:
-                self._superseded.discard(me)
+            newer = self._superseded.pop(me, None) if me is not None else None
+            if newer is not None and newer is not me:
                 self.on_log(name, "build superseded by a newer change")
                 # Shielded: cancelling this (older) caller must not cancel the newer build,
                 # which belongs to the caller that asked for it.

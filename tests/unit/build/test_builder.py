@@ -142,6 +142,46 @@ async def test_newer_request_supersedes_running_build(tmp_path: Path) -> None:
     assert ("a", "build superseded by a newer change") in log
 
 
+class SlowToStopDocker(FakeDocker):
+    """A build whose cancellation takes a while to clean up (the BuildKit CLI process is
+    killed and reaped in a worker thread): the newer build can be done before it is."""
+
+    def __init__(self) -> None:
+        super().__init__(delay=0)
+        self.first = True
+
+    async def build(self, req: BuildRequest, on_line) -> str:  # type: ignore[no-untyped-def]
+        if not self.first:
+            return await super().build(req, on_line)
+        self.first = False
+        self.requests.append(req)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.sleep(0.3))  # reaping the killed process
+            raise
+        raise AssertionError("never finishes")
+
+
+async def test_a_superseded_build_slow_to_stop_still_gets_the_newer_result(
+    tmp_path: Path,
+) -> None:
+    """Caught in a loaded CI run: the older caller got CancelledError, because the newer
+    build had finished (and left the running table) before the older one finished stopping."""
+    config = project(tmp_path, ["a"])
+    docker = SlowToStopDocker()
+    log: list = []
+    b = builder(config, docker, log)
+    first = asyncio.create_task(b.build())
+    while docker.build_calls == 0:
+        await asyncio.sleep(0.01)
+    write(tmp_path / "a/f.txt", "changed")
+    second = await b.build()  # done while the first is still stopping
+    older = await first
+    assert older["a"].ref == second["a"].ref
+    assert ("a", "build superseded by a newer change") in log
+
+
 async def test_cancelling_the_superseded_caller_keeps_the_newer_build(tmp_path: Path) -> None:
     """The older caller waits on the newer build; giving up on it must not cancel that build
     (it belongs to the newer caller)."""
