@@ -8,7 +8,8 @@ with the image's own ``/bin/sh`` rather than a file baked into the image) instea
 - waits for loopdev's go (``SIGUSR1``, sent once the pod holds every synced file) before it
   starts the process the first time, or starts it anyway after ``START_WAIT`` seconds (when
   no ``loopdev up`` is running the image's files are all there is);
-- restarts the process on ``SIGHUP`` (sent after a sync; a HUP before the start is a go);
+- restarts the process on ``SIGHUP`` (sent after a sync; a HUP before the start is a go):
+  ``SIGTERM``, then ``SIGKILL`` after ``RESTART_GRACE`` seconds for a process that ignores it;
 - forwards ``SIGTERM``/``SIGINT`` to it and exits with its status.
 
 The original argv is kept exactly: Kubernetes semantics (``command`` replaces the image's
@@ -31,14 +32,16 @@ from loopdev.render.kinds import pod_metadata, pod_spec
 RESTART_ANNOTATION = "loopdev.dev/restart-wrapped"  # the wrapped container names, comma-joined
 SHELL = "/bin/sh"
 START_WAIT = 30  # seconds a new container waits for loopdev's go before starting anyway
+RESTART_GRACE = 5  # seconds a process has to exit on SIGTERM before a restart SIGKILLs it
 GO_SIGNAL = "USR1"
 RESTART_SIGNAL = "HUP"
 WRAPPER_NAME = "loopdev-restart"  # the wrapper's $0: what `ps` shows as PID 1
 
 WRAPPER_SCRIPT = f"""\
-pid= go= again= stop= n=0
+pid= go= again= stop= n=0 k=
 trap 'stop=1; [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' TERM INT
-trap 'go=1; again=1; [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' {RESTART_SIGNAL}
+trap 'go=1; again=1; [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && [ -z "$k" ] && \
+{{ sleep {RESTART_GRACE} && kill -KILL "$pid" 2>/dev/null & k=$!; }}' {RESTART_SIGNAL}
 trap 'go=1' {GO_SIGNAL}
 while [ -z "$go$stop" ] && [ "$n" -lt {START_WAIT} ]; do sleep 1 & wait $!; n=$((n+1)); done
 [ -n "$stop" ] && exit 143
@@ -48,7 +51,8 @@ while :; do
   "$@" &
   pid=$!
   while :; do wait "$pid"; code=$?; kill -0 "$pid" 2>/dev/null || break; done
-  pid=
+  [ -n "$k" ] && kill "$k" 2>/dev/null
+  pid= k=
   [ -z "$stop" ] && [ -n "$again" ] || exit "$code"
   echo "loopdev: restarting the process (files synced)" >&2
 done

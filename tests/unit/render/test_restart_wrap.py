@@ -17,6 +17,7 @@ from loopdev.config.model import Deploy, Image, LiveUpdate, Loopfile, SyncRule
 from loopdev.render.pipeline import render_objects
 from loopdev.render.restart_wrap import (
     RESTART_ANNOTATION,
+    RESTART_GRACE,
     SHELL,
     WRAPPER_SCRIPT,
     ImageProcess,
@@ -230,3 +231,21 @@ def test_only_a_live_up_asks_for_the_wrapper(
     assert bool(notes) == wrapped
     if wrapped:
         assert "not built yet" in notes[0]
+
+
+def test_a_process_that_ignores_term_is_killed_and_restarted(tmp_path: Path) -> None:
+    """Before, the restart waited on it forever: the sync was applied and nothing ran it."""
+    stubborn = "echo start $$; trap '' TERM; while :; do sleep 0.05; done"
+    w = Wrapped(tmp_path, stubborn)
+    try:
+        time.sleep(0.3)  # the wrapper's traps are set
+        w.signal(signal.SIGUSR1)
+        w.until(lambda: w.lines("start") == 1, "started after the go")
+        began = time.monotonic()
+        w.signal(signal.SIGHUP)
+        w.until(lambda: w.lines("start") == 2, "restarted after the grace", RESTART_GRACE + 5)
+        assert time.monotonic() - began >= RESTART_GRACE - 0.5
+        w.signal(signal.SIGHUP)  # the next restart gets its own grace, and works the same
+        w.until(lambda: w.lines("start") == 3, "restarted again", RESTART_GRACE + 5)
+    finally:
+        w.proc.kill()
