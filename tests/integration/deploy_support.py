@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -130,3 +133,15 @@ async def wait_state(
 
 def with_namespace(config: Loopfile, namespace: str) -> Loopfile:
     return dataclasses.replace(config, namespace=namespace)
+
+
+def loopdev_cli(cluster: Any, path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``loopdev -f PATH ARGS...`` as its own process against the fake ``cluster``."""
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "loopdev", "-f", str(path), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )

@@ -7,10 +7,7 @@ loopdev's objects in both namespaces and the namespace it created."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
 import textwrap
 import urllib.request
 from collections.abc import Callable
@@ -26,6 +23,7 @@ from loopdev.engine.session import Session, load_reconcilers
 from loopdev.render import render_objects
 from loopdev.render.labels import RESOURCE_LABEL
 from tests.integration.deploy_support import DOCKERFILE, load
+from tests.integration.deploy_support import loopdev_cli as loopdev
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(400)]
 
@@ -146,17 +144,6 @@ async def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> N
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def loopdev(cluster: Any, path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "loopdev", "-f", str(path), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
 
 
 def drop_namespace(cluster: Any, name: str) -> None:

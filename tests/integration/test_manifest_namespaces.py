@@ -7,9 +7,6 @@ Before this, the workload was applied but never seen, so `ci` waited out its tim
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +14,9 @@ import pytest
 
 from loopdev.commands.down import rendered_namespaces
 from tests.integration.deploy_support import deployment, load, write_project
+from tests.integration.deploy_support import loopdev_cli as loopdev
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
-
-
-def loopdev(cluster: Any, path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "loopdev", "-f", str(path), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
 
 
 def in_namespace(manifest: str, namespace: str) -> str:
