@@ -10,7 +10,6 @@ import asyncio
 import socket
 import textwrap
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from loopdev.render import render_objects
 from loopdev.render.labels import RESOURCE_LABEL
 from tests.integration.deploy_support import DOCKERFILE, load
 from tests.integration.deploy_support import loopdev_cli as loopdev
+from tests.support.wait import until
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(400)]
 
@@ -134,16 +134,6 @@ def forwarded(port: int) -> str:
             return str(resp.read().decode())
     except OSError:
         return ""
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await asyncio.to_thread(check):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def drop_namespace(cluster: Any, name: str) -> None:

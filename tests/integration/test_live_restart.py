@@ -14,7 +14,7 @@ import dataclasses
 import textwrap
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ from loopdev.engine.session import Session, load_reconcilers
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
 from loopdev.render.restart_wrap import RESTART_ANNOTATION, WRAPPER_NAME, wrapper_command
 from tests.integration.deploy_support import MINE
+from tests.support.images import remove_images
+from tests.support.wait import until
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
@@ -120,17 +122,6 @@ class Running:
             return ""
 
 
-async def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        got = await asyncio.to_thread(check)
-        if got:
-            return got
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture
 async def running(
     tmp_path: Path, fake_cluster: Any, namespace: str, busybox_image: str, monkeypatch: Any
@@ -159,18 +150,7 @@ async def running(
         refs = set(session.ctx.image_refs.values())
         await session.stop()
         kube.close()
-        await asyncio.to_thread(_remove_images, refs)
-
-
-def _remove_images(refs: set[str]) -> None:
-    import docker
-
-    client = docker.from_env()
-    for ref in refs:
-        try:
-            client.images.remove(ref, force=True)
-        except docker.errors.APIError:
-            pass
+        await asyncio.to_thread(remove_images, refs)
 
 
 def _restarts(pod: dict[str, Any]) -> int:

@@ -23,6 +23,7 @@ from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionOptions
 from loopdev.engine.session import Session, load_reconcilers
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
+from tests.support.images import remove_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(400)]
 
@@ -129,18 +130,7 @@ async def running(
         refs = set(session.ctx.image_refs.values())
         await session.stop()
         kube.close()
-        await asyncio.to_thread(_remove_images, fake_cluster, refs)
-
-
-def _remove_images(cluster: Any, refs: set[str]) -> None:
-    import docker
-
-    client = docker.from_env()
-    for ref in refs:
-        try:
-            client.images.remove(ref, force=True)
-        except docker.errors.APIError:
-            pass
+        await asyncio.to_thread(remove_images, refs)
 
 
 def message(run: Running) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from loopdev.engine.session import Session, load_reconcilers
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
 from loopdev.render.labels import RESOURCE_LABEL
 from tests.integration.deploy_support import DOCKERFILE, MINE, deployment, load
+from tests.support.images import remove_images
+from tests.support.wait import until
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
@@ -94,16 +96,6 @@ class Running:
         return res is not None and res.pending_changes
 
 
-async def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await asyncio.to_thread(check):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture
 async def running(
     tmp_path: Path, fake_cluster: Any, namespace: str, busybox_image: str, monkeypatch: Any
@@ -130,19 +122,7 @@ async def running(
         refs = set(session.ctx.image_refs.values())
         await session.stop()
         kube.close()
-        await asyncio.to_thread(_remove_images, refs)
-
-
-def _remove_images(refs: set[str]) -> None:
-    import docker
-
-    client = docker.from_env()
-    for ref in refs:
-        try:
-            client.images.remove(ref, force=True)
-        except docker.errors.APIError:
-            pass
-    client.close()
+        await asyncio.to_thread(remove_images, refs)
 
 
 async def test_manual_resource_gets_synced_and_manifest_changes_only_when_triggered(

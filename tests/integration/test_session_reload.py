@@ -5,12 +5,10 @@ the session keeps running the last good config, until a fix clears it."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import socket
 import textwrap
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from loopdev.adapters.kube import KubeClient, resolve_target
 from loopdev.engine.session import Session, load_reconcilers
 from loopdev.output import PlainOutput
 from tests.integration.deploy_support import MINE, load
+from tests.support.wait import until
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(240)]
 
@@ -87,17 +86,6 @@ def fetch(port: int) -> str:
             return str(resp.read().decode())
     except OSError:
         return ""
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        got = await asyncio.to_thread(check)
-        if got:
-            return got
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 async def test_loopfile_edits_are_followed_and_invalid_ones_reported(

@@ -184,6 +184,19 @@ def ensure_python_image(client: docker.DockerClient) -> str:
     return PYTHON_TAG
 
 
+def remove_images(refs: set[str]) -> None:
+    """Remove the images a test session built (forced: its pods are gone with it)."""
+    client = docker.from_env()
+    try:
+        for ref in refs:
+            try:
+                client.images.remove(ref, force=True)
+            except docker.errors.APIError:
+                pass
+    finally:
+        client.close()
+
+
 def main() -> None:
     client = docker.from_env()
     print(ensure_busybox_image(client))

@@ -39,3 +39,16 @@ async def await_for(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def until(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    """Poll a blocking ``check`` (it may read the fake cluster's store, or make an HTTP
+    request) in a worker thread until it returns something truthy; that is returned."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        got = await asyncio.to_thread(check)
+        if got:
+            return got
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
