@@ -56,7 +56,6 @@ def command(
 
 
 async def _run(session: Any, timeout: float, down: bool) -> tuple[Any, str]:
-    from loopdev.config.namespaces import used_namespaces
     from loopdev.deploy.down import describe_all, tear_down_all
 
     verdict = await session.run_until_ready(timeout)
@@ -64,8 +63,7 @@ async def _run(session: Any, timeout: float, down: bool) -> tuple[Any, str]:
     report = "" if verdict.ok or lost else await failure_report(session, verdict.resource)
     if down:
         cfg = session.ctx.config
-        namespaces = session.ctx.shared.get("namespaces") or used_namespaces(cfg)  # as applied
-        done = await tear_down_all(session.ctx.kube, namespaces, cfg.name)
+        done = await tear_down_all(session.ctx.kube, session.ctx.namespaces(), cfg.name)
         print(describe_all(done), file=sys.stderr)
     return verdict, report
 

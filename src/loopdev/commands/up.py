@@ -141,10 +141,8 @@ async def _with_dashboard(session: Any) -> str:
 
 
 def _down(session: Any, *, to_stderr: bool = False) -> None:
-    from loopdev.config.namespaces import used_namespaces
     from loopdev.deploy.down import describe_all, tear_down_all
 
     cfg = session.ctx.config
-    namespaces = session.ctx.shared.get("namespaces") or used_namespaces(cfg)  # as applied
-    reports = asyncio.run(tear_down_all(session.ctx.kube, namespaces, cfg.name))
+    reports = asyncio.run(tear_down_all(session.ctx.kube, session.ctx.namespaces(), cfg.name))
     click.echo(describe_all(reports), err=to_stderr)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from loopdev.config.model import Loopfile
+from loopdev.config.namespaces import deploy_namespaces
 from loopdev.engine.logs import LogStore
 from loopdev.engine.store import Store
 
@@ -42,8 +43,15 @@ class SessionContext:
     image_refs: dict[str, str] = field(default_factory=dict)
     applied: Mapping[str, Any] = field(default_factory=dict)
     shared: dict[str, Any] = field(default_factory=dict)  # cross-reconciler handles by name
+    # Every namespace this session applied into (set by the deploy reconciler).
+    applied_namespaces: tuple[str, ...] = ()
     # Loads the loopfile again as the session first did (``up`` follows edits with it).
     reload: Callable[[], Loopfile] | None = None
+
+    def namespaces(self) -> tuple[str, ...]:
+        """The loopfile's namespaces, then those this session applied into (a manifest or
+        chart may name its own): what syncs, Secrets and a closing `down` cover."""
+        return deploy_namespaces(self.config, seen=self.applied_namespaces)
 
 
 class Reconciler(Protocol):

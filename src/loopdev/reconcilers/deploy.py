@@ -276,8 +276,8 @@ class DeployReconciler:
             frozenset(held),
             self._seen,
         )
-        namespaces = deploy_namespaces(ctx.config, objects, ctx.shared.get("namespaces", ()))
-        ctx.shared["namespaces"] = namespaces  # what the watches, syncs and `down` cover
+        namespaces = deploy_namespaces(ctx.config, objects, ctx.applied_namespaces)
+        ctx.applied_namespaces = namespaces
         cluster = ctx.shared.get("cluster")
         if cluster is not None:
             cluster.add_namespaces(namespaces)

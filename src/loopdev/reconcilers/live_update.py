@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from loopdev.config.model import Image
-from loopdev.config.namespaces import used_namespaces
 from loopdev.engine import actions as a
 from loopdev.engine.manual import (
     LIVE_PLANS_TRIGGERS,
@@ -491,8 +490,7 @@ class LiveUpdateReconciler:
             return list(cluster.pods())
         selector = f"{PROJECT_LABEL}={self._ctx.config.name}"
         out: list[dict[str, Any]] = []
-        shared = self._ctx.shared.get("namespaces")  # a release or manifest may name its own
-        for namespace in shared or used_namespaces(self._ctx.config):
+        for namespace in self._ctx.namespaces():  # a release or manifest may name its own
             pods, _ = await self._port.list_pods(namespace, selector)
             out += pods
         return out

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from loopdev.config.namespaces import used_namespaces
 from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionContext
 from loopdev.engine.state import EngineState
@@ -59,7 +58,7 @@ async def register_cluster_secrets(ctx: SessionContext) -> int:
     if ctx.kube is None:
         return 0
     found = 0
-    for namespace in ctx.shared.get("namespaces") or used_namespaces(ctx.config):
+    for namespace in ctx.namespaces():
         try:
             items, _ = await ctx.kube.list(
                 "v1", "Secret", namespace, project_selector(ctx.config.name)
