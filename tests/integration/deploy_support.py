@@ -145,3 +145,17 @@ def loopdev_cli(cluster: Any, path: Path, *args: str) -> subprocess.CompletedPro
         text=True,
         timeout=240,
     )
+
+
+def objects_in(cluster: Any, group: str, plural: str, namespace: str) -> list[dict[str, Any]]:
+    """The fake cluster's live (not terminating) objects of a kind in ``namespace``."""
+
+    def read() -> list[dict[str, Any]]:
+        store = cluster.kube.store
+        return [
+            o
+            for o in store.list(store.kind_of((group, plural)), namespace)
+            if not o["metadata"].get("deletionTimestamp")
+        ]
+
+    return list(cluster.call(read))

@@ -21,7 +21,7 @@ from loopdev.engine.reconciler import SessionOptions
 from loopdev.engine.session import Session, load_reconcilers
 from loopdev.render import render_objects
 from loopdev.render.labels import RESOURCE_LABEL
-from tests.integration.deploy_support import DOCKERFILE, load
+from tests.integration.deploy_support import DOCKERFILE, load, objects_in
 from tests.integration.deploy_support import loopdev_cli as loopdev
 from tests.support.wait import until
 
@@ -99,18 +99,6 @@ def write_project(root: Path, namespace: str, other: str, port: int) -> Path:
     path = root / "loopfile.yaml"
     path.write_text(textwrap.dedent(LOOPFILE).format(namespace=namespace, other=other, port=port))
     return path
-
-
-def objects_in(cluster: Any, group: str, plural: str, namespace: str) -> list[dict[str, Any]]:
-    def read() -> list[dict[str, Any]]:
-        store = cluster.kube.store
-        return [
-            o
-            for o in store.list(store.kind_of((group, plural)), namespace)
-            if not o["metadata"].get("deletionTimestamp")
-        ]
-
-    return list(cluster.call(read))
 
 
 def page(cluster: Any, namespace: str, resource: str) -> str:

@@ -31,7 +31,7 @@ from loopdev.engine.reconciler import SessionOptions
 from loopdev.engine.session import Session, load_reconcilers
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
 from loopdev.render.restart_wrap import RESTART_ANNOTATION, WRAPPER_NAME, wrapper_command
-from tests.integration.deploy_support import MINE
+from tests.integration.deploy_support import MINE, objects_in
 from tests.support.images import remove_images
 from tests.support.wait import until
 
@@ -98,16 +98,7 @@ class Running:
     actions: list[a.Action]
 
     def pods(self) -> list[dict[str, Any]]:
-        def read() -> list[dict[str, Any]]:
-            store = self.cluster.kube.store
-            res = store.kind_of(("", "pods"))
-            return [
-                p
-                for p in store.list(res, self.namespace)
-                if not p["metadata"].get("deletionTimestamp")
-            ]
-
-        return list(self.cluster.call(read))
+        return objects_in(self.cluster, "", "pods", self.namespace)
 
     def served(self, pod: dict[str, Any] | None = None) -> str:
         """What the (given, else the only) pod serves; "" while nothing answers."""

@@ -23,6 +23,7 @@ from loopdev.engine import actions as a
 from loopdev.engine.reconciler import SessionOptions
 from loopdev.engine.session import Session, load_reconcilers
 from loopdev.reconcilers.live_update import LiveUpdateReconciler
+from tests.integration.deploy_support import objects_in
 from tests.support.images import remove_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(400)]
@@ -56,16 +57,7 @@ class Running:
     actions: list[a.Action]
 
     def pods(self) -> list[dict[str, Any]]:
-        def read() -> list[dict[str, Any]]:
-            store = self.cluster.kube.store
-            res = store.kind_of(("", "pods"))
-            return [
-                p
-                for p in store.list(res, self.namespace)
-                if not p["metadata"].get("deletionTimestamp")
-            ]
-
-        return list(self.cluster.call(read))
+        return objects_in(self.cluster, "", "pods", self.namespace)
 
     def ready_pod(self) -> dict[str, Any] | None:
         for pod in self.pods():
